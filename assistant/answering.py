@@ -1,0 +1,122 @@
+"""Answer backends. The default is extractive: it quotes the retrieved sentences that answer the
+question, each followed by `[n]`, and abstains when nothing relevant enough was retrieved."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .citations import term_support, verify
+from .config import Settings
+from .embeddings import Embedder
+from .records import Answer, Passage
+from .text import detect_language, sentence_spans, terms
+
+ABSTAIN = {
+    "sv": "Dokumenten besvarar inte den här frågan.",
+    "en": "The documents do not answer this question.",
+}
+# How many top passages the answer may quote from, and how many sentences are compared.
+QUOTED_PASSAGES = 3
+MAX_CANDIDATES = 48
+
+
+@dataclass
+class _Candidate:
+    n: int
+    text: str
+    lexical: float
+    dense: float = 0.0
+    score: float = 0.0
+
+
+def weighted_coverage(question_terms: list[str], text_terms: set[str], idf: dict[str, float]) -> float:
+    """IDF-weighted share of the question's terms that a text contains."""
+    unique = list(dict.fromkeys(question_terms))
+    total = sum(idf.get(t, 1.0) for t in unique)
+    if not total:
+        return 0.0
+    got = sum(idf.get(t, 1.0) * term_support([t], text_terms) for t in unique)
+    return got / total
+
+
+class ExtractiveAnswerer:
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, settings: Settings) -> None:
+        self.embedder = embedder
+        self.settings = settings
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        idf: dict[str, float],
+        query_vector: np.ndarray,
+    ) -> Answer:
+        language = detect_language(question)
+        question_terms = terms(question)
+        coverage = [weighted_coverage(question_terms, set(terms(p.text)), idf) for p in passages]
+        if not passages or not self._relevant(coverage, passages, bool(question_terms)):
+            return Answer(question=question, text=ABSTAIN[language], abstained=True,
+                          passages=passages, citations=[], language=language)
+
+        candidates = self._candidates(passages, question_terms, idf)
+        self._score(candidates, query_vector)
+        chosen = self._choose(candidates)
+        text = " ".join(f"{c.text} [{c.n}]" for c in chosen)
+        citations = verify(text, passages, self.settings.min_citation_support)
+        return Answer(question=question, text=text, abstained=False, passages=passages,
+                      citations=citations, language=language)
+
+    def _relevant(self, coverage: list[float], passages: list[Passage], has_terms: bool) -> bool:
+        s = self.settings
+        best_dense = max((p.dense_score or 0.0) for p in passages)
+        if has_terms and max(coverage) >= s.min_term_coverage:
+            return True
+        return best_dense >= s.min_dense_score
+
+    def _candidates(self, passages: list[Passage], question_terms: list[str],
+                    idf: dict[str, float]) -> list[_Candidate]:
+        seen: set[str] = set()
+        out: list[_Candidate] = []
+        for n, passage in enumerate(passages[:QUOTED_PASSAGES], start=1):
+            for start, end in sentence_spans(passage.text):
+                sentence = " ".join(passage.text[start:end].split())
+                key = sentence.lower()
+                if key in seen or len(terms(sentence)) < 3:
+                    continue  # overlapping chunks repeat sentences; headings say too little
+                seen.add(key)
+                lexical = weighted_coverage(question_terms, set(terms(sentence)), idf)
+                out.append(_Candidate(n=n, text=sentence, lexical=lexical))
+        out.sort(key=lambda c: -c.lexical)
+        return out[:MAX_CANDIDATES]
+
+    def _score(self, candidates: list[_Candidate], query_vector: np.ndarray) -> None:
+        missing = [c.text for c in candidates if c.text not in self._sentence_vectors]
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed_passages(missing)):
+                self._sentence_vectors[text] = vector
+            while len(self._sentence_vectors) > 20_000:
+                self._sentence_vectors.popitem(last=False)
+        for c in candidates:
+            c.dense = float(self._sentence_vectors[c.text] @ query_vector)
+        dense = np.array([c.dense for c in candidates])
+        # the dense scores of one model sit in a narrow band; spread them over [0, 1]
+        low, high = float(dense.min()), float(dense.max())
+        for c in candidates:
+            spread = (c.dense - low) / (high - low) if high > low else 1.0
+            c.score = 0.5 * c.lexical + 0.5 * spread - 0.03 * (c.n - 1)
+
+    def _choose(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        ranked = sorted(candidates, key=lambda c: -c.score)
+        chosen = [ranked[0]]
+        for c in ranked[1:]:
+            if len(chosen) >= self.settings.max_answer_sentences:
+                break
+            if c.score >= 0.8 * ranked[0].score and c.score > 0:
+                chosen.append(c)
+        return chosen

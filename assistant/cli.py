@@ -1,0 +1,87 @@
+"""`python -m assistant index | ask | eval`: a thin shell over the package."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .catalog import CatalogError
+from .config import ConfigError, load_settings
+from .embeddings import EmbedderError
+from .store import IndexError_
+
+
+def _settings(args: argparse.Namespace):
+    return load_settings(
+        corpus_dir=getattr(args, "corpus", None),
+        index_dir=getattr(args, "index", None),
+        top_k=getattr(args, "top_k", None),
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .pipeline import Assistant
+
+    assistant = Assistant(_settings(args))
+    report = assistant.index(rebuild=args.rebuild, show_progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for skipped in report.skipped:
+            print(f"skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
+        print(report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .pipeline import Assistant
+    from .render import answer_json, answer_text
+
+    assistant = Assistant(_settings(args))
+    report = assistant.ensure_index(show_progress=sys.stderr.isatty())
+    if report is not None:
+        print(f"built the index: {report.summary()}", file=sys.stderr)
+    answer = assistant.ask(args.question, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print(answer_text(answer))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant",
+        description="Ask questions about integration-policy documents; answers cite their sources.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="bring the index in line with the corpus folder")
+    p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with cited passages")
+    p.add_argument("question")
+    p.add_argument("--corpus", type=Path, help="corpus folder used if the index must be built")
+    p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    p.set_defaults(func=cmd_ask)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, CatalogError, EmbedderError, IndexError_, FileNotFoundError,
+            ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

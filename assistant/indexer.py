@@ -1,0 +1,154 @@
+"""Bring an index in line with a corpus folder: add new files, re-embed changed ones, drop deleted
+ones, and reuse the vectors of unchanged files."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from .catalog import CATALOG_FILE, load_catalog
+from .chunking import chunk_document, make_splitter
+from .config import Settings
+from .documents import DocumentError, kind_of, load_document
+from .embeddings import Embedder
+from .records import Chunk, Document
+from .store import IndexStore, Manifest, SCHEMA_VERSION, Snapshot, fault_point
+from .tokens import ENCODING
+
+# Progress callback: (stage, done, total) with stage "files" or "chunks".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    embedded_chunks: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "removed": self.removed,
+            "unchanged": self.unchanged, "skipped": self.skipped,
+            "embedded_chunks": self.embedded_chunks, "total_chunks": self.total_chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{self.unchanged} unchanged, {len(self.skipped)} skipped; "
+                f"{self.embedded_chunks} chunks embedded, {self.total_chunks} in the index "
+                f"({self.seconds:.1f} s)")
+
+
+def expected_manifest(settings: Settings, embedder: Embedder) -> Manifest:
+    return Manifest(
+        schema_version=SCHEMA_VERSION, embedder_id=embedder.id, dim=embedder.dim,
+        chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
+        tokenizer=ENCODING, created_at="",
+    )
+
+
+def corpus_files(corpus_dir: Path) -> list[tuple[str, Path]]:
+    """(source, path) for each candidate file; hidden files and the catalog are not documents."""
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"corpus folder {corpus_dir} does not exist")
+    found = []
+    for path in sorted(corpus_dir.rglob("*")):
+        rel = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts) or rel.as_posix() == CATALOG_FILE:
+            continue
+        if path.is_file() or path.is_symlink():
+            found.append((rel.as_posix(), path))
+    return found
+
+
+def sync_index(
+    settings: Settings,
+    embedder: Embedder,
+    corpus_dir: Path | None = None,
+    index_dir: Path | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    show_progress: bool = False,
+) -> tuple[IndexReport, Snapshot]:
+    """Update the index at `index_dir` to match `corpus_dir`; returns the report and new snapshot."""
+    started = time.perf_counter()
+    corpus_dir = Path(corpus_dir or settings.corpus_dir)
+    store = IndexStore(Path(index_dir or settings.index_dir))
+    catalog = load_catalog(corpus_dir)
+    splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap)
+    max_bytes = int(settings.max_file_mb * 1e6)
+    report = IndexReport()
+    files = corpus_files(corpus_dir)
+
+    with store.writer(expected_manifest(settings, embedder), rebuild=rebuild) as writer:
+        known = writer.known_documents()
+        pending: list[tuple[Document, list[Chunk], bool]] = []
+        seen: set[str] = set()
+        bar = tqdm(files, desc="files", unit="file", disable=not show_progress, leave=False)
+        for done, (source, path) in enumerate(bar, start=1):
+            if progress:
+                progress("files", done, len(files))
+            if kind_of(path) is None:
+                report.skipped.append({"path": source, "reason":
+                                       f"unsupported file type '{path.suffix or '(none)'}'"})
+                continue
+            seen.add(source)  # a file that fails to load keeps its earlier indexed version
+            if path.is_symlink() and not path.resolve().is_relative_to(corpus_dir.resolve()):
+                report.skipped.append({"path": source, "reason": "link to outside the corpus folder"})
+                continue
+            try:
+                document = load_document(path, source, catalog.get(source), max_bytes)
+            except DocumentError as exc:
+                report.skipped.append({"path": source, "reason": exc.reason})
+                continue
+            previous = known.get(source)
+            if previous is not None and previous.sha256 == document.sha256:
+                writer.update_metadata(document)
+                report.unchanged += 1
+                continue
+            chunks = chunk_document(document, splitter)
+            pending.append((document, chunks, previous is not None))
+
+        total = sum(len(chunks) for _, chunks, _ in pending)
+        _embed_and_store(writer, embedder, pending, total, settings.embedding_batch_size,
+                         progress, show_progress, report)
+        for source in sorted(set(known) - seen):
+            writer.remove_document(source)
+            report.removed.append(source)
+        snapshot = writer.commit()
+
+    report.total_chunks = len(snapshot)
+    report.seconds = time.perf_counter() - started
+    return report, snapshot
+
+
+def _embed_and_store(writer, embedder: Embedder, pending, total: int, batch_size: int,
+                     progress: Progress | None, show_progress: bool, report: IndexReport) -> None:
+    bar = tqdm(total=total, desc="chunks", unit="chunk", disable=not show_progress, leave=False)
+    done = 0
+    for document, chunks, replaces in pending:
+        vectors = []
+        for i in range(0, len(chunks), batch_size):
+            batch = chunks[i : i + batch_size]
+            vectors.append(embedder.embed_passages([c.text for c in batch]))
+            done += len(batch)
+            bar.update(len(batch))
+            if progress:
+                progress("chunks", done, total)
+            fault_point("embedding")
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
+        writer.put_document(document, chunks, matrix)
+        report.embedded_chunks += len(chunks)
+        (report.updated if replaces else report.added).append(document.source)
+    bar.close()

@@ -1,0 +1,56 @@
+"""The assembled assistant: settings → embedder → index → retrieval → answer → citations.
+
+The CLI, the Streamlit app and the evaluation all go through this one object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .answering import ExtractiveAnswerer
+from .config import Settings
+from .embeddings import Embedder, create_embedder
+from .indexer import IndexReport, Progress, expected_manifest, sync_index
+from .records import Answer
+from .retrieval import Retriever, SearchFilter
+from .store import IndexStore, LiveIndex, Snapshot
+from .text import terms
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or create_embedder(settings)
+        self.store = IndexStore(Path(settings.index_dir))
+        self.live = LiveIndex(self.store, expected_manifest(settings, self.embedder))
+        self.retriever = Retriever(self.embedder, settings)
+        self.answerer = ExtractiveAnswerer(self.embedder, settings)
+
+    def index(self, rebuild: bool = False, corpus_dir: Path | None = None,
+              progress: Progress | None = None, show_progress: bool = False) -> IndexReport:
+        report, _ = sync_index(self.settings, self.embedder, corpus_dir=corpus_dir,
+                               rebuild=rebuild, progress=progress, show_progress=show_progress)
+        return report
+
+    def ensure_index(self, progress: Progress | None = None,
+                     show_progress: bool = False) -> IndexReport | None:
+        """Build the index from the corpus folder if there is none yet."""
+        if self.store.exists():
+            return None
+        return self.index(progress=progress, show_progress=show_progress)
+
+    def snapshot(self) -> Snapshot:
+        return self.live.snapshot()
+
+    def ask(self, question: str, top_k: int | None = None,
+            search_filter: SearchFilter | None = None) -> Answer:
+        question = " ".join(question.split())
+        if not question:
+            raise ValueError("the question is empty")
+        if len(question) > 2000:
+            raise ValueError("the question is longer than 2000 characters")
+        snapshot = self.snapshot()
+        query_vector = self.embedder.embed_query(question)
+        passages = self.retriever.retrieve(snapshot, question, top_k, search_filter, query_vector)
+        idf = snapshot.term_idf(terms(question))
+        return self.answerer.answer(question, passages, idf, query_vector)

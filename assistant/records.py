@@ -1,0 +1,81 @@
+"""The small records that flow through the pipeline: load → chunk → retrieve → answer → cite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a document's text with its page (PDF) or section (DOCX/HTML/MD heading)."""
+
+    start: int
+    end: int
+    page: int | None = None
+    section: str | None = None
+
+
+@dataclass
+class Document:
+    source: str  # path relative to the corpus folder, with forward slashes
+    text: str
+    title: str
+    sha256: str
+    kind: str  # txt, md, pdf, docx, html
+    segments: list[Segment] = field(default_factory=list)
+    organisation: str | None = None
+    year: str | None = None
+    language: str | None = None
+    doc_kind: str | None = None  # what the document is (report, programme, …) per the catalog
+
+
+@dataclass
+class Chunk:
+    source: str
+    order: int
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    section: str | None = None
+    chunk_id: int = -1
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its document's title and the scores that ranked it."""
+
+    chunk_id: int
+    source: str
+    title: str
+    text: str
+    page: int | None
+    section: str | None
+    score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    organisation: str | None = None
+    year: str | None = None
+
+
+@dataclass
+class Citation:
+    n: int
+    sentence: str
+    supported: bool
+    support: float
+    passage: Passage | None  # None when [n] points at no passage shown
+    quote: str = ""
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    passages: list[Passage]
+    citations: list[Citation]
+    language: str
+    backend: str = "extractive"
+    notice: str | None = None
+    flagged_sentences: list[str] = field(default_factory=list)

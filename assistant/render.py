@@ -1,0 +1,84 @@
+"""Turn an `Answer` into what people and programs read: JSON, terminal text, Markdown."""
+
+from __future__ import annotations
+
+from .records import Answer, Citation, Passage
+
+LABELS = {
+    "sv": {"sources": "Källor", "unsupported": "EJ STÖDD AV KÄLLAN", "related": "Möjligen relaterat",
+           "page": "sida", "question": "Fråga", "answer": "Svar", "missing": "finns inte"},
+    "en": {"sources": "Sources", "unsupported": "NOT SUPPORTED BY SOURCE",
+           "related": "Possibly related", "page": "page", "question": "Question",
+           "answer": "Answer", "missing": "does not exist"},
+}
+
+
+def passage_json(n: int, p: Passage) -> dict:
+    return {"n": n, "source": p.source, "title": p.title, "page": p.page, "text": p.text,
+            "score": round(p.score, 6)}
+
+
+def citation_json(c: Citation) -> dict:
+    p = c.passage
+    return {"n": c.n, "source": p.source if p else None, "title": p.title if p else None,
+            "page": p.page if p else None, "text": p.text if p else None, "quote": c.quote,
+            "sentence": c.sentence, "supported": c.supported, "support": c.support}
+
+
+def answer_json(answer: Answer) -> dict:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "language": answer.language,
+        "backend": answer.backend,
+        "passages": [passage_json(n, p) for n, p in enumerate(answer.passages, start=1)],
+        "citations": [citation_json(c) for c in answer.citations],
+    }
+
+
+def where(p: Passage, language: str = "en") -> str:
+    parts = [p.source]
+    if p.page is not None:
+        parts.append(f"{LABELS[language]['page']} {p.page}")
+    if p.section:
+        parts.append(p.section)
+    return ", ".join(parts)
+
+
+def answer_text(answer: Answer) -> str:
+    """Plain text for a terminal: the answer, then each cited source with its quote."""
+    labels = LABELS[answer.language]
+    lines = [answer.text, ""]
+    if answer.abstained:
+        if answer.passages:
+            lines.append(f"{labels['related']}:")
+            for n, p in enumerate(answer.passages[:3], start=1):
+                lines.append(f"  [{n}] {p.title} ({where(p, answer.language)})")
+        return "\n".join(lines).rstrip()
+    lines.append(f"{labels['sources']}:")
+    for c in answer.citations:
+        mark = "" if c.supported else f"  ⚠ {labels['unsupported']}"
+        if c.passage is None:
+            lines.append(f"  [{c.n}] ({labels['missing']}){mark}")
+            continue
+        lines.append(f"  [{c.n}] {c.passage.title} ({where(c.passage, answer.language)}){mark}")
+        if c.quote:
+            lines.append(f"      “{c.quote}”")
+    return "\n".join(lines).rstrip()
+
+
+def conversation_markdown(answers: list[Answer]) -> str:
+    """A conversation as Markdown, each answer followed by its cited passages."""
+    out = []
+    for answer in answers:
+        labels = LABELS[answer.language]
+        out.append(f"## {labels['question']}: {answer.question}\n")
+        out.append(f"**{labels['answer']}:** {answer.text}\n")
+        for c in answer.citations:
+            if c.passage is None:
+                continue
+            flag = "" if c.supported else f" — **{labels['unsupported']}**"
+            quote = "\n".join("> " + line for line in c.passage.text.splitlines() if line.strip())
+            out.append(f"[{c.n}] *{c.passage.title}* ({where(c.passage, answer.language)}){flag}\n\n{quote}\n")
+    return "\n".join(out)

@@ -1,0 +1,508 @@
+"""The on-disk index: immutable snapshots of FAISS vectors, BM25, and SQLite document/chunk tables.
+
+Layout of the index folder::
+
+    CURRENT                 name of the live snapshot (replaced atomically)
+    build.lock              one writer at a time
+    snapshots/<name>/       manifest.json, index.sqlite, vectors.faiss, bm25/
+
+A writer copies the live snapshot into a temporary folder, applies its changes there, renames the
+folder into place and only then points CURRENT at it. A crash at any moment leaves CURRENT on a
+complete snapshot; readers keep the snapshot they opened until they refresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import bm25s
+import faiss
+import numpy as np
+from filelock import FileLock, Timeout
+
+from .records import Chunk, Document
+from .text import terms
+
+SCHEMA_VERSION = 1
+CURRENT_FILE = "CURRENT"
+LOCK_FILE = "build.lock"
+SNAPSHOTS = "snapshots"
+FAULT_ENV = "ASSISTANT_FAULT_INJECT"
+
+
+class IndexError_(RuntimeError):
+    """Base of the index's own errors (the name avoids shadowing the builtin)."""
+
+
+class IndexMissingError(IndexError_):
+    pass
+
+
+class IndexCorruptError(IndexError_):
+    pass
+
+
+class IndexMismatchError(IndexError_):
+    pass
+
+
+class IndexLockedError(IndexError_):
+    pass
+
+
+def fault_point(name: str) -> None:
+    """Die here, as a power cut would, when the crash tests ask for it."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    schema_version: int
+    embedder_id: str
+    dim: int
+    chunk_tokens: int
+    chunk_overlap: int
+    tokenizer: str
+    created_at: str
+    documents: int = 0
+    chunks: int = 0
+
+    def settings_key(self) -> tuple:
+        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer)
+
+    def describe(self) -> str:
+        return (f"embedder {self.embedder_id} (dim {self.dim}), chunks of "
+                f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap")
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    source: str
+    sha256: str
+    title: str
+    kind: str
+    organisation: str | None
+    year: str | None
+    doc_kind: str | None
+    language: str | None
+    chunks: int
+    indexed_at: str
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL,
+    organisation TEXT, year TEXT, doc_kind TEXT, language TEXT, indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY, source TEXT NOT NULL REFERENCES documents(source),
+    ord INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    page INTEGER, section TEXT
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class Snapshot:
+    """A read-only, loaded snapshot: what retrieval searches."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.manifest = Manifest(**json.loads((path / "manifest.json").read_text("utf-8")))
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(f"{path}: manifest.json is missing") from exc
+        except (ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"{path}/manifest.json is not a valid manifest ({exc})") from exc
+        if self.manifest.schema_version != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"{path} has index schema {self.manifest.schema_version}, this version reads "
+                f"{SCHEMA_VERSION}. Rebuild it: python -m assistant index --rebuild"
+            )
+        try:
+            self._db = sqlite3.connect(
+                f"file:{path / 'index.sqlite'}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._db_lock = threading.Lock()
+            rows = self._db.execute(
+                "SELECT d.source, d.sha256, d.title, d.kind, d.organisation, d.year, d.doc_kind, "
+                "d.language, COUNT(c.chunk_id), d.indexed_at FROM documents d "
+                "LEFT JOIN chunks c ON c.source = d.source GROUP BY d.source ORDER BY d.source"
+            ).fetchall()
+            self.documents = {r[0]: DocumentRow(*r) for r in rows}
+            pairs = self._db.execute("SELECT chunk_id, source FROM chunks ORDER BY chunk_id").fetchall()
+        except sqlite3.Error as exc:
+            raise IndexCorruptError(f"{path}/index.sqlite cannot be read ({exc})") from exc
+        self.chunk_ids = np.array([p[0] for p in pairs], dtype=np.int64)
+        self.chunk_sources = np.array([p[1] for p in pairs], dtype=object)
+        try:
+            self.vectors = faiss.read_index(str(path / "vectors.faiss"))
+        except RuntimeError as exc:
+            raise IndexCorruptError(f"{path}/vectors.faiss cannot be read ({exc})") from exc
+        if self.vectors.ntotal != len(self.chunk_ids) or self.vectors.d != self.manifest.dim:
+            raise IndexCorruptError(
+                f"{path}: {self.vectors.ntotal} vectors of dimension {self.vectors.d} for "
+                f"{len(self.chunk_ids)} chunks (manifest says dimension {self.manifest.dim})"
+            )
+        self.bm25: bm25s.BM25 | None = None
+        if len(self.chunk_ids):
+            try:
+                self.bm25 = bm25s.BM25.load(str(path / "bm25"))
+            except (OSError, ValueError, KeyError) as exc:
+                raise IndexCorruptError(f"{path}/bm25 cannot be read ({exc})") from exc
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    def check_compatible(self, expected: Manifest) -> None:
+        if self.manifest.settings_key() != expected.settings_key():
+            raise IndexMismatchError(
+                f"the index in {self.path.parent.parent} was built with "
+                f"{self.manifest.describe()}, but the settings ask for {expected.describe()}. "
+                "Rebuild it with: python -m assistant index --rebuild "
+                "(or set the settings back)."
+            )
+
+    def positions_for_sources(self, sources: Iterable[str]) -> np.ndarray:
+        wanted = set(sources)
+        return np.flatnonzero([s in wanted for s in self.chunk_sources])
+
+    def dense_search(
+        self, query: np.ndarray, k: int, positions: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        if not len(self) or k <= 0:
+            return []
+        params = None
+        if positions is not None:
+            if not len(positions):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(self.chunk_ids[positions]))
+        scores, ids = self.vectors.search(
+            np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, len(self)), params=params
+        )
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def bm25_search(
+        self, query_terms: Sequence[str], k: int, positions: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        if self.bm25 is None or not query_terms or k <= 0:
+            return []
+        known = [t for t in query_terms if t in self.bm25.vocab_dict]
+        if not known:
+            return []
+        scores = self.bm25.get_scores(known)
+        if positions is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            mask[positions] = True
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, int(np.count_nonzero(scores > 0)))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(self.chunk_ids[p]), float(scores[p])) for p in top]
+
+    def term_idf(self, query_terms: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency per term; a term no chunk has gets the highest."""
+        n = max(len(self), 1)
+        top = float(np.log(1 + (n + 0.5) / 0.5))
+        if self.bm25 is None:
+            return {t: top for t in query_terms}
+        indptr = self.bm25.scores["indptr"]
+        out = {}
+        for t in query_terms:
+            tid = self.bm25.vocab_dict.get(t)
+            df = int(indptr[tid + 1] - indptr[tid]) if tid is not None else 0
+            out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        return self.vectors.reconstruct(int(chunk_id))
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._db_lock:
+            rows = self._db.execute(
+                f'SELECT chunk_id, source, ord, text, start, "end", page, section FROM chunks '
+                f"WHERE chunk_id IN ({marks})",
+                [int(i) for i in chunk_ids],
+            ).fetchall()
+        return {r[0]: Chunk(source=r[1], order=r[2], text=r[3], start=r[4], end=r[5], page=r[6],
+                            section=r[7], chunk_id=r[0]) for r in rows}
+
+    def document_chunks(self, source: str) -> list[Chunk]:
+        with self._db_lock:
+            rows = self._db.execute(
+                'SELECT chunk_id, source, ord, text, start, "end", page, section FROM chunks '
+                "WHERE source = ? ORDER BY ord",
+                (source,),
+            ).fetchall()
+        return [Chunk(source=r[1], order=r[2], text=r[3], start=r[4], end=r[5], page=r[6],
+                      section=r[7], chunk_id=r[0]) for r in rows]
+
+    def vectors_of(self, source: str) -> tuple[list[Chunk], np.ndarray]:
+        chunks = self.document_chunks(source)
+        if not chunks:
+            return [], np.zeros((0, self.manifest.dim), dtype=np.float32)
+        return chunks, np.vstack([self.vectors.reconstruct(c.chunk_id) for c in chunks])
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+
+class IndexStore:
+    """An index folder: finds, opens and writes its snapshots."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / SNAPSHOTS
+
+    def current_name(self) -> str | None:
+        try:
+            name = (self.root / CURRENT_FILE).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexCorruptError(f"{self.root / CURRENT_FILE} cannot be read ({exc})") from exc
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise IndexCorruptError(f"{self.root / CURRENT_FILE} does not name a snapshot")
+        return name
+
+    def exists(self) -> bool:
+        try:
+            name = self.current_name()
+        except IndexCorruptError:
+            return True  # it exists, and opening it will say what is wrong
+        return name is not None
+
+    def open(self) -> Snapshot:
+        name = self.current_name()
+        if name is None:
+            raise IndexMissingError(
+                f"no index in {self.root}. Build it with: python -m assistant index"
+            )
+        path = self.snapshots_dir / name
+        if not path.is_dir():
+            raise IndexCorruptError(f"{self.root / CURRENT_FILE} names {name}, which is missing")
+        return Snapshot(path)
+
+    def writer(self, manifest: Manifest, rebuild: bool = False, wait_s: float = 0) -> "SnapshotWriter":
+        return SnapshotWriter(self, manifest, rebuild=rebuild, wait_s=wait_s)
+
+    def _switch(self, name: str) -> None:
+        fault_point("before-switch")
+        _write_atomic(self.root / CURRENT_FILE, name + "\n")
+
+    def _clean(self, keep: set[str]) -> None:
+        """Remove snapshots other than `keep` and leftovers of crashed builds (lock held)."""
+        if not self.snapshots_dir.is_dir():
+            return
+        for entry in self.snapshots_dir.iterdir():
+            if entry.name in keep:
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+class SnapshotWriter:
+    """Builds the next snapshot from the live one. Use as a context manager; `commit()` to switch."""
+
+    def __init__(self, store: IndexStore, manifest: Manifest, rebuild: bool, wait_s: float) -> None:
+        self.store = store
+        self.manifest = manifest
+        self._lock = FileLock(str(store.root / LOCK_FILE))
+        self._rebuild = rebuild
+        self._wait_s = wait_s
+        self.base: Snapshot | None = None
+        self.tmp: Path | None = None
+        self._live: str | None = None
+
+    def __enter__(self) -> "SnapshotWriter":
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=self._wait_s)
+        except Timeout as exc:
+            raise IndexLockedError(
+                f"another index build is running on {self.store.root} "
+                f"(lock {self.store.root / LOCK_FILE}); wait for it to finish and try again"
+            ) from exc
+        try:
+            self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def _start(self) -> None:
+        live = self.store.current_name()
+        self._live = live
+        self.store._clean(keep={live} if live else set())
+        if live and not self._rebuild:
+            self.base = self.store.open()
+            self.base.check_compatible(self.manifest)
+        self.store.snapshots_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.store.snapshots_dir / f".build-{uuid.uuid4().hex}"
+        self.tmp.mkdir()
+        if self.base is not None:
+            shutil.copyfile(self.base.path / "index.sqlite", self.tmp / "index.sqlite")
+            self.vectors = faiss.read_index(str(self.base.path / "vectors.faiss"))
+        else:
+            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.manifest.dim))
+        self.db = sqlite3.connect(self.tmp / "index.sqlite")
+        self.db.executescript(_SCHEMA)
+        row = self.db.execute("SELECT MAX(chunk_id) FROM chunks").fetchone()
+        self._next_id = (row[0] + 1) if row[0] is not None else 0
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.tmp is not None and self.tmp.exists():  # not committed: throw the build away
+                self.db.close()
+                shutil.rmtree(self.tmp, ignore_errors=True)
+        finally:
+            if self.base is not None:
+                self.base.close()
+            self._lock.release()
+
+    def known_documents(self) -> dict[str, DocumentRow]:
+        return dict(self.base.documents) if self.base is not None else {}
+
+    def remove_document(self, source: str) -> int:
+        ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE source = ?", (source,))]
+        if ids:
+            self.vectors.remove_ids(np.array(ids, dtype=np.int64))
+        self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
+        return len(ids)
+
+    def put_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Insert or replace a document with its chunks and their vectors."""
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{document.source}: {len(chunks)} chunks but {len(vectors)} vectors")
+        self.remove_document(document.source)
+        self._write_document_row(document)
+        ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
+        self._next_id += len(chunks)
+        self.db.executemany(
+            'INSERT INTO chunks (chunk_id, source, ord, text, start, "end", page, section) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(int(i), c.source, c.order, c.text, c.start, c.end, c.page, c.section)
+             for i, c in zip(ids, chunks)],
+        )
+        if len(chunks):
+            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def update_metadata(self, document: Document) -> None:
+        """Refresh title and catalog fields of an unchanged document (no re-embedding)."""
+        self.db.execute(
+            "UPDATE documents SET title = ?, organisation = ?, year = ?, doc_kind = ?, language = ? "
+            "WHERE source = ?",
+            (document.title, document.organisation, document.year, document.doc_kind,
+             document.language, document.source),
+        )
+
+    def _write_document_row(self, document: Document) -> None:
+        self.db.execute(
+            "INSERT INTO documents (source, sha256, title, kind, organisation, year, doc_kind, "
+            "language, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (document.source, document.sha256, document.title, document.kind,
+             document.organisation, document.year, document.doc_kind, document.language,
+             time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+        )
+
+    def commit(self) -> Snapshot:
+        """Write BM25, vectors and manifest, move the snapshot into place and switch to it."""
+        assert self.tmp is not None
+        self.db.commit()
+        rows = self.db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        documents = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        self.db.close()
+        fault_point("snapshot-write")
+        if rows:
+            bm25 = bm25s.BM25()
+            bm25.index([terms(text) for _, text in rows], show_progress=False)
+            bm25.save(str(self.tmp / "bm25"))
+        faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
+        manifest = Manifest(**{**asdict(self.manifest), "documents": documents, "chunks": len(rows),
+                               "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        (self.tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
+        for file in self.tmp.rglob("*"):
+            if file.is_file():
+                with open(file, "rb") as handle:
+                    os.fsync(handle.fileno())
+        name = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        final = self.store.snapshots_dir / name
+        os.rename(self.tmp, final)
+        _fsync_dir(self.store.snapshots_dir)
+        self.tmp = None
+        previous = self._live
+        self.store._switch(name)
+        # keep the previous snapshot for readers that still have it open
+        self.store._clean(keep={name} | ({previous} if previous else set()))
+        return Snapshot(final)
+
+
+class LiveIndex:
+    """The snapshot a long-running reader (UI, evaluation) should use now.
+
+    Each call to `snapshot()` looks at CURRENT and moves to a newer snapshot once a build has
+    switched to it; until then it keeps answering from the one it has.
+    """
+
+    def __init__(self, store: IndexStore, expected: Manifest | None = None) -> None:
+        self.store = store
+        self.expected = expected
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            name = self.store.current_name()
+            if self._snapshot is None or (name is not None and name != self._snapshot.name):
+                fresh = self.store.open()
+                if self.expected is not None:
+                    fresh.check_compatible(self.expected)
+                self._snapshot = fresh
+            return self._snapshot

@@ -1,0 +1,160 @@
+"""Language helpers shared by BM25, the extractive answerer and citation checking.
+
+Two of the bundled documents are OCR output in which å/ä/ö were read as a, d, é, 6 or 1. Terms are
+therefore normalised the same way on both sides: OCR look-alikes inside words are mapped back,
+words are stemmed with Snowball's Swedish stemmer, and å/ä/ö are folded to a/a/o, so a correctly
+spelled question meets a damaged document halfway.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_SWEDISH
+
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_DIGIT_IN_WORD = str.maketrans({"1": "i", "6": "ö", "0": "o"})
+_OCR_LOOKALIKES = str.maketrans({"é": "ä", "è": "ä", "ê": "ä", "ë": "ä", "&": "ä"})
+_FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "ø": "o", "æ": "a", "ü": "u"})
+
+_stemmer = Stemmer.Stemmer("swedish")
+
+_EXTRA_STOPWORDS = {
+    "vad", "vilka", "vilken", "vilket", "hur", "varför", "när", "var", "finns", "gjorde", "görs",
+    "kan", "ska", "skall", "också", "enligt", "dokumenten", "dokumentet", "står", "sägs",
+    "what", "which", "who", "whom", "how", "why", "when", "where", "did", "does", "do", "is",
+    "are", "was", "were", "the", "of", "in", "on", "for", "to", "and", "or", "a", "an", "about",
+    "according", "documents", "document", "say", "says", "said", "tell", "me",
+}
+
+
+def words(text: str) -> list[str]:
+    """Word tokens in reading order (lower-cased, hyphenated compounds kept whole)."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).lower())
+
+
+def _repair(word: str) -> str:
+    if any(c.isalpha() for c in word) and any(c.isdigit() for c in word):
+        word = word.translate(_DIGIT_IN_WORD)
+    return word.translate(_OCR_LOOKALIKES)
+
+
+@lru_cache(maxsize=200_000)
+def normalise_word(word: str) -> str:
+    """OCR repair → Swedish stem → fold å/ä/ö. The key under which BM25 and checks compare."""
+    word = _repair(word.replace("-", ""))
+    return _stemmer.stemWord(word).translate(_FOLD)
+
+
+@lru_cache(maxsize=1)
+def stopword_keys() -> frozenset[str]:
+    raw = set(STOPWORDS_SWEDISH) | set(STOPWORDS_EN) | _EXTRA_STOPWORDS
+    return frozenset(normalise_word(w) for w in raw)
+
+
+def terms(text: str) -> list[str]:
+    """Normalised content terms: no stopwords, no one-letter tokens."""
+    stops = stopword_keys()
+    out = []
+    for word in words(text):
+        if len(word) < 2:
+            continue
+        key = normalise_word(word)
+        if len(key) >= 2 and key not in stops:
+            out.append(key)
+    return out
+
+
+_SWEDISH_HINTS = {
+    "och", "att", "som", "för", "med", "vad", "hur", "vilka", "vilken", "vilket", "är", "har",
+    "inte", "det", "den", "de", "en", "ett", "om", "till", "på", "av", "från", "gjorde", "finns",
+    "varför", "när", "kommun", "kommunen", "staden", "stad", "nyanlända", "mellan",
+}
+_ENGLISH_HINTS = {
+    "the", "what", "which", "who", "how", "why", "when", "where", "did", "does", "do", "is",
+    "are", "was", "were", "of", "and", "to", "in", "for", "with", "about", "city", "from",
+}
+
+
+def detect_language(text: str) -> str:
+    """'sv' or 'en', by function words; a question with å/ä/ö leans Swedish."""
+    tokens = words(text)
+    sv = sum(t in _SWEDISH_HINTS for t in tokens) + 2 * bool(re.search(r"[åäö]", text.lower()))
+    en = sum(t in _ENGLISH_HINTS for t in tokens)
+    return "en" if en > sv else "sv"
+
+
+_ABBREVIATIONS = re.compile(
+    r"(?:\b(?:t\.ex|bl\.a|f\.d|s\.k|o\.s\.v|m\.m|d\.v\.s|e\.g|i\.e|ca|nr|kap|jfr|dvs|resp|tel|st)\.|\b[A-ZÅÄÖ]\.)$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“”(]?[A-ZÅÄÖÉ0-9])")
+_BULLET = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)]|[a-z][.)])\s+")
+MAX_SENTENCE_CHARS = 360
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """Character spans of paragraphs and list items; wrapped lines are joined."""
+    spans: list[tuple[int, int]] = []
+    start = None
+    end = 0
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        line_start = pos + (len(line) - len(line.lstrip()))
+        line_end = pos + len(line.rstrip())
+        pos += len(line)
+        new_unit = not stripped or _BULLET.match(line) or "\t" in stripped
+        if new_unit and start is not None:
+            spans.append((start, end))
+            start = None
+        if not stripped:
+            continue
+        if start is None:
+            start = line_start
+        end = line_end
+        if "\t" in stripped:  # table rows stand alone
+            spans.append((start, end))
+            start = None
+    if start is not None:
+        spans.append((start, end))
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of sentences (or sentence-like units: list items, table rows) of `text`."""
+    spans: list[tuple[int, int]] = []
+    for ustart, uend in _units(text):
+        unit = text[ustart:uend]
+        cut = 0
+        for match in _SENTENCE_END.finditer(unit):
+            if _ABBREVIATIONS.search(unit[cut : match.start()]):
+                continue
+            spans.extend(_bounded(ustart + cut, ustart + match.start(), text))
+            cut = match.end()
+        spans.extend(_bounded(ustart + cut, uend, text))
+    return [(s, e) for s, e in spans if e - s >= 3]
+
+
+def _bounded(start: int, end: int, text: str) -> list[tuple[int, int]]:
+    """Split an over-long unit (OCR text without punctuation) at word boundaries."""
+    out = []
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = text.rfind(" ", start, start + MAX_SENTENCE_CHARS)
+        if cut <= start:
+            cut = start + MAX_SENTENCE_CHARS
+        out.append((start, cut))
+        start = cut + 1
+    out.append((start, end))
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    return [" ".join(text[s:e].split()) for s, e in sentence_spans(text)]
+
+
+def collapse_whitespace(text: str) -> str:
+    return " ".join(text.split())
