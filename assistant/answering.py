@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 
 from .citations import term_support, verify
@@ -21,6 +23,36 @@ ABSTAIN = {
 # How many top passages the answer may quote from, and how many sentences are compared.
 QUOTED_PASSAGES = 3
 MAX_CANDIDATES = 48
+
+
+_NUMBER_QUESTION = re.compile(
+    r"\b(hur (många|mycket|stor|länge|lång)|how (many|much|large|long|big)|vilken tid|"
+    r"what time|när|when|vilket år|what year|hur ofta|how often)\b", re.IGNORECASE)
+_PERSON_QUESTION = re.compile(r"\b(vem|vilka personer|who|whom)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d|\b(en|ett|två|tre|fyra|fem|sex|sju|åtta|atta|nio|tio|tolv|"
+                     r"one|two|three|four|five|ten|twelve)\b", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+ [A-ZÅÄÖ][a-zåäöé]+")
+
+
+_WH_NOUN = re.compile(r"^\s*(vilken|vilket|vilka|which|what)\s+(\S+)", re.IGNORECASE)
+
+
+def focus_term(question: str) -> str | None:
+    """The noun a which-question asks about ("Vilken ambassadör …" → ambassadör), normalised."""
+    match = _WH_NOUN.match(question)
+    if not match:
+        return None
+    found = terms(match.group(2))
+    return found[0] if found else None
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """A sentence that has the kind of thing the question asks for (a number, a name)."""
+    if _NUMBER_QUESTION.search(question):
+        return 0.15 if _NUMBER.search(sentence) else 0.0
+    if _PERSON_QUESTION.search(question):
+        return 0.1 if _NAME.search(sentence) else 0.0
+    return 0.0
 
 
 @dataclass
@@ -56,28 +88,33 @@ class ExtractiveAnswerer:
         passages: list[Passage],
         idf: dict[str, float],
         query_vector: np.ndarray,
+        dense_margin: float,
     ) -> Answer:
         language = detect_language(question)
         question_terms = terms(question)
         coverage = [weighted_coverage(question_terms, set(terms(p.text)), idf) for p in passages]
-        if not passages or not self._relevant(coverage, passages, bool(question_terms)):
+        if not passages or not self._relevant(max(coverage), dense_margin):
             return Answer(question=question, text=ABSTAIN[language], abstained=True,
                           passages=passages, citations=[], language=language)
 
+        focus = focus_term(question)
+        if focus in idf:  # the asked-about noun matters more than the rest of the question
+            idf = {**idf, focus: 2 * idf[focus]}
         candidates = self._candidates(passages, question_terms, idf)
-        self._score(candidates, query_vector)
+        self._score(candidates, query_vector, question)
         chosen = self._choose(candidates)
         text = " ".join(f"{c.text} [{c.n}]" for c in chosen)
         citations = verify(text, passages, self.settings.min_citation_support)
         return Answer(question=question, text=text, abstained=False, passages=passages,
                       citations=citations, language=language)
 
-    def _relevant(self, coverage: list[float], passages: list[Passage], has_terms: bool) -> bool:
+    def _relevant(self, coverage: float, dense_margin: float) -> bool:
+        """Answer when the best dense match stands out, or the passages hold most of the
+        question's words; never when none of its words occur (a topical but foreign question)."""
         s = self.settings
-        best_dense = max((p.dense_score or 0.0) for p in passages)
-        if has_terms and max(coverage) >= s.min_term_coverage:
-            return True
-        return best_dense >= s.min_dense_score
+        if coverage < s.min_any_coverage:
+            return False
+        return dense_margin >= s.min_dense_margin or coverage >= s.min_term_coverage
 
     def _candidates(self, passages: list[Passage], question_terms: list[str],
                     idf: dict[str, float]) -> list[_Candidate]:
@@ -95,7 +132,7 @@ class ExtractiveAnswerer:
         out.sort(key=lambda c: -c.lexical)
         return out[:MAX_CANDIDATES]
 
-    def _score(self, candidates: list[_Candidate], query_vector: np.ndarray) -> None:
+    def _score(self, candidates: list[_Candidate], query_vector: np.ndarray, question: str) -> None:
         missing = [c.text for c in candidates if c.text not in self._sentence_vectors]
         if missing:
             for text, vector in zip(missing, self.embedder.embed_passages(missing)):
@@ -109,7 +146,8 @@ class ExtractiveAnswerer:
         low, high = float(dense.min()), float(dense.max())
         for c in candidates:
             spread = (c.dense - low) / (high - low) if high > low else 1.0
-            c.score = 0.5 * c.lexical + 0.5 * spread - 0.03 * (c.n - 1)
+            c.score = (0.5 * c.lexical + 0.5 * spread - 0.03 * (c.n - 1)
+                       + answer_type_bonus(question, c.text))
 
     def _choose(self, candidates: list[_Candidate]) -> list[_Candidate]:
         ranked = sorted(candidates, key=lambda c: -c.score)
@@ -117,6 +155,6 @@ class ExtractiveAnswerer:
         for c in ranked[1:]:
             if len(chosen) >= self.settings.max_answer_sentences:
                 break
-            if c.score >= 0.8 * ranked[0].score and c.score > 0:
+            if c.score >= 0.85 * ranked[0].score and c.score > 0:
                 chosen.append(c)
         return chosen

@@ -10,6 +10,7 @@ from pathlib import Path
 from .catalog import CatalogError
 from .config import ConfigError, load_settings
 from .embeddings import EmbedderError
+from .evaluate import QuestionSetError
 from .store import IndexError_
 
 
@@ -51,6 +52,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import (HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate, failed_thresholds,
+                           markdown_report, table)
+
+    settings = _settings(args)
+    run = evaluate(settings, args.questions, corpus_dir=args.corpus, distractors=args.distractors,
+                   distractor_limit=args.distractor_limit, index_dir=args.index, top_k=args.top_k)
+    for note in run.notes:
+        print(note, file=sys.stderr)
+    print(table(run.values))
+    if args.json:
+        payload = {"metrics": run.values, "notes": run.notes,
+                   "questions": [r.as_json() for r in run.results]}
+        args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
+    if args.report:
+        title = "Evaluation" + (f" with distractors from {args.distractors}" if args.distractors else "")
+        args.report.write_text(markdown_report(run.values, run.results, title), "utf-8")
+    minimums = {m: getattr(args, f"min_{m}") for m in HIGHER_IS_BETTER
+                if getattr(args, f"min_{m}") is not None}
+    maximums = {m: getattr(args, f"max_{m}") for m in LOWER_IS_BETTER
+                if getattr(args, f"max_{m}") is not None}
+    failures = failed_thresholds(run.values, minimums, maximums)
+    for failure in failures:
+        print(f"threshold not met: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m assistant",
@@ -72,6 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
     p.set_defaults(func=cmd_ask)
+
+    from .evaluate import HIGHER_IS_BETTER, LOWER_IS_BETTER
+
+    p = sub.add_parser("eval", help="measure retrieval, citations and abstention on gold questions")
+    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/, or a temporary "
+                   "one with --distractors)")
+    p.add_argument("--distractors", type=Path,
+                   help="folder or .tar.gz of documents to index alongside the corpus")
+    p.add_argument("--distractor-limit", type=int, help="use an evenly spread subset of N")
+    p.add_argument("--top-k", type=int, help="passages shown with each answer (default 5)")
+    p.add_argument("--json", type=Path, help="write metrics and per-question results here")
+    p.add_argument("--report", type=Path, help="write a Markdown report of failures here")
+    for metric in HIGHER_IS_BETTER:
+        p.add_argument(f"--min-{metric.replace('_', '-')}", dest=f"min_{metric}", type=float,
+                       metavar="VALUE", help=f"fail unless {metric} >= VALUE")
+    for metric in LOWER_IS_BETTER:
+        p.add_argument(f"--max-{metric.replace('_', '-')}", dest=f"max_{metric}", type=float,
+                       metavar="VALUE", help=f"fail unless {metric} <= VALUE")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -79,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CatalogError, EmbedderError, IndexError_, FileNotFoundError,
+    except (ConfigError, CatalogError, QuestionSetError, EmbedderError, IndexError_, FileNotFoundError,
             ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -59,10 +59,12 @@ class Settings(BaseSettings):
 
     answer_backend: Literal["extractive"] = "extractive"
     max_answer_sentences: int = Field(3, ge=1, le=4)
-    # Share of the question's content words that the best passage must contain, unless the dense
-    # similarity alone is convincing; below both the answerer abstains.
-    min_term_coverage: float = Field(0.5, ge=0, le=1)
-    min_dense_score: float = Field(0.86, ge=0, le=1)
+    # Abstention: answer when the best dense match stands out from the other candidates by
+    # min_dense_margin, or the best passage holds min_term_coverage of the question's words
+    # (IDF-weighted); never when it holds less than min_any_coverage of them.
+    min_dense_margin: float = Field(0.043, ge=0, le=1)
+    min_term_coverage: float = Field(0.6, ge=0, le=1)
+    min_any_coverage: float = Field(0.05, ge=0, le=1)
     min_citation_support: float = Field(0.5, ge=0, le=1)
 
     max_file_mb: float = Field(50.0, gt=0)

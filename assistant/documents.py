@@ -75,6 +75,7 @@ def load_document(
 # --- plain text ----------------------------------------------------------------------------
 
 _BOMS = [(b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")]
+_WESTERN = ("cp1252", "iso8859_15", "latin_1")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -97,10 +98,21 @@ def decode_text(data: bytes, source: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         raise DocumentError(source, "undecodable text: no known character encoding fits")
-    return _checked(str(best), source)
+    # Several code pages often fit equally well; Swedish legacy files are nearly always
+    # Windows-1252 or Latin-1, so those win a tie.
+    least = min(m.chaos for m in matches)
+    tied = [m for m in matches if m.chaos <= least + 0.01]
+    chosen = next((m for m in tied if m.encoding in _WESTERN), tied[0])
+    text = str(chosen)
+    # A detector always finds some code page for byte soup; running text has word spaces.
+    if sum(c.isspace() for c in text) < 0.05 * len(text):
+        raise DocumentError(
+            source, f"undecodable text: not UTF-8, and as {chosen.encoding} it is not readable text"
+        )
+    return _checked(text, source)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .records import Answer, Citation, Passage
 
 LABELS = {
@@ -11,6 +13,25 @@ LABELS = {
            "related": "Possibly related", "page": "page", "question": "Question",
            "answer": "Answer", "missing": "does not exist"},
 }
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Markdown renders literally: no markup, links, HTML or scripts from documents."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def highlighted_passage(passage_text: str, quote: str) -> str:
+    """The passage as literal Markdown with the supporting sentence highlighted."""
+    flat = " ".join(passage_text.split())
+    at = flat.find(quote) if quote else -1
+    if at < 0:
+        return escape_markdown(flat)
+    before, after = flat[:at], flat[at + len(quote):]
+    return (escape_markdown(before) + ":orange-background[" + escape_markdown(quote) + "]"
+            + escape_markdown(after))
 
 
 def passage_json(n: int, p: Passage) -> dict:

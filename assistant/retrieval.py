@@ -46,6 +46,21 @@ def reciprocal_rank_fusion(
     return fused
 
 
+@dataclass
+class SearchResult:
+    passages: list[Passage]
+    # How far the best dense match stands above the typical candidate (top-1 cosine minus the
+    # mean of ranks 11-50): a flat profile means nothing in the index is really about the question.
+    dense_margin: float
+
+
+def dense_margin(scores: list[float]) -> float:
+    if not scores:
+        return 0.0
+    tail = scores[10:] or scores[1:] or scores
+    return float(scores[0] - np.mean(tail))
+
+
 class Retriever:
     def __init__(self, embedder: Embedder, settings: Settings) -> None:
         self.embedder = embedder
@@ -58,14 +73,14 @@ class Retriever:
         top_k: int | None = None,
         search_filter: SearchFilter | None = None,
         query_vector: np.ndarray | None = None,
-    ) -> list[Passage]:
+    ) -> SearchResult:
         s = self.settings
         top_k = top_k or s.top_k
         positions = None
         if search_filter is not None and not search_filter.is_empty():
             positions = snapshot.positions_for_sources(search_filter.allowed_sources(snapshot))
             if not len(positions):
-                return []
+                return SearchResult([], 0.0)
         if query_vector is None:
             query_vector = self.embedder.embed_query(question)
         dense = snapshot.dense_search(query_vector, s.dense_candidates, positions)
@@ -91,4 +106,4 @@ class Retriever:
                 dense_score=cosine, bm25_score=bm25_scores.get(chunk_id, 0.0),
                 organisation=doc.organisation, year=doc.year,
             ))
-        return passages
+        return SearchResult(passages, dense_margin([score for _, score in dense]))

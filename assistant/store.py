@@ -74,16 +74,19 @@ class Manifest:
     chunk_tokens: int
     chunk_overlap: int
     tokenizer: str
+    analyzer: str
     created_at: str
     documents: int = 0
     chunks: int = 0
 
     def settings_key(self) -> tuple:
-        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer)
+        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer,
+                self.analyzer)
 
     def describe(self) -> str:
         return (f"embedder {self.embedder_id} (dim {self.dim}), chunks of "
-                f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap")
+                f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap, "
+                f"text analyzer {self.analyzer}")
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,10 @@ class Snapshot:
         except FileNotFoundError as exc:
             raise IndexCorruptError(f"{path}: manifest.json is missing") from exc
         except (ValueError, TypeError) as exc:
-            raise IndexCorruptError(f"{path}/manifest.json is not a valid manifest ({exc})") from exc
+            raise IndexCorruptError(
+                f"{path}/manifest.json is not a valid manifest ({exc}). "
+                "Rebuild the index: python -m assistant index --rebuild"
+            ) from exc
         if self.manifest.schema_version != SCHEMA_VERSION:
             raise IndexMismatchError(
                 f"{path} has index schema {self.manifest.schema_version}, this version reads "

@@ -15,6 +15,9 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_SWEDISH
 
+# Recorded in the index manifest: a change to how terms are normalised needs a BM25 rebuild.
+ANALYZER = "sv-snowball-ocrfold-1"
+
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _DIGIT_IN_WORD = str.maketrans({"1": "i", "6": "ö", "0": "o"})
 _OCR_LOOKALIKES = str.maketrans({"é": "ä", "è": "ä", "ê": "ä", "ë": "ä", "&": "ä"})
@@ -28,6 +31,9 @@ _EXTRA_STOPWORDS = {
     "what", "which", "who", "whom", "how", "why", "when", "where", "did", "does", "do", "is",
     "are", "was", "were", "the", "of", "in", "on", "for", "to", "and", "or", "a", "an", "about",
     "according", "documents", "document", "say", "says", "said", "tell", "me",
+    "många", "mycket", "får", "få", "ger", "går", "gå", "vill", "hos", "per", "sig", "gäller",
+    "many", "much", "get", "gets", "give", "gives", "take", "takes", "should", "would", "could",
+    "each", "every", "back", "after", "during", "often", "sometimes", "there", "their", "they",
 }
 
 

@@ -1,0 +1,160 @@
+"""Streamlit chat front end: `streamlit run app.py`. Thin: all logic lives in the package."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from assistant.config import load_settings
+from assistant.pipeline import Assistant
+from assistant.render import LABELS, conversation_markdown, highlighted_passage, where
+from assistant.retrieval import SearchFilter
+from assistant.uploads import UploadError, discard, save_uploads
+
+st.set_page_config(page_title="Integration documents assistant", page_icon="📄", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def get_assistant() -> Assistant:
+    return Assistant(load_settings())
+
+
+def build_index_if_missing(assistant: Assistant) -> None:
+    if assistant.store.exists():
+        return
+    bar = st.progress(0.0, text="Building the index from the corpus folder…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        share = done / max(total, 1)
+        bar.progress(0.1 * share if stage == "files" else 0.1 + 0.9 * share,
+                     text=f"Indexing {stage}: {done} of {total}")
+
+    report = assistant.ensure_index(progress=progress)
+    bar.empty()
+    if report is not None:
+        st.toast(f"Index built: {report.summary()}")
+
+
+def show_answer(answer) -> None:
+    labels = LABELS[answer.language]
+    st.markdown(_answer_markdown(answer.text))
+    if answer.abstained:
+        if answer.passages:
+            st.caption(labels["related"])
+            for n, passage in enumerate(answer.passages[:3], start=1):
+                with st.expander(f"[{n}] {passage.title}"):
+                    st.caption(where(passage, answer.language))
+                    st.markdown(highlighted_passage(passage.text, ""))
+        return
+    st.caption(labels["sources"])
+    shown: set[int] = set()
+    for citation in answer.citations:
+        if citation.passage is None:
+            st.error(f"[{citation.n}] {labels['missing']}")
+            continue
+        if citation.n in shown:
+            continue
+        shown.add(citation.n)
+        quotes = [c for c in answer.citations if c.n == citation.n]
+        supported = all(c.supported for c in quotes)
+        title = f"[{citation.n}] {citation.passage.title}"
+        with st.expander(title if supported else f"⚠ {title} — {labels['unsupported']}",
+                         expanded=False):
+            st.caption(where(citation.passage, answer.language))
+            if not supported:
+                st.warning(labels["unsupported"])
+            st.markdown(highlighted_passage(citation.passage.text, citation.quote))
+
+
+def _answer_markdown(text: str) -> str:
+    from assistant.render import escape_markdown
+
+    return escape_markdown(text).replace("\\[", "**[").replace("\\]", "]**")
+
+
+def sidebar(assistant: Assistant) -> SearchFilter:
+    snapshot = assistant.snapshot()
+    manifest = snapshot.manifest
+    st.sidebar.header("Index")
+    st.sidebar.markdown(
+        f"{manifest.documents} documents, {manifest.chunks} passages  \n"
+        f"Embedder: `{manifest.embedder_id}`  \nBuilt: {manifest.created_at}"
+    )
+    st.session_state.setdefault("top_k", assistant.settings.top_k)
+    st.sidebar.slider("Passages per answer", 1, 10, key="top_k")
+    documents = snapshot.documents
+    chosen = st.sidebar.multiselect("Documents", sorted(documents),
+                                    format_func=lambda s: documents[s].title, key="filter_docs")
+    organisations = sorted({d.organisation for d in documents.values() if d.organisation})
+    orgs = st.sidebar.multiselect("Organisation", organisations, key="filter_orgs")
+    years = sorted({d.year for d in documents.values() if d.year})
+    chosen_years = st.sidebar.multiselect("Year", years, key="filter_years")
+    st.sidebar.download_button(
+        "Export conversation (Markdown)",
+        conversation_markdown([m["answer"] for m in st.session_state.messages if "answer" in m]),
+        file_name="conversation.md", mime="text/markdown",
+        disabled=not st.session_state.messages,
+    )
+    add_documents(assistant)
+    return SearchFilter(frozenset(chosen), frozenset(orgs), frozenset(chosen_years))
+
+
+def add_documents(assistant: Assistant) -> None:
+    st.sidebar.header("Add documents")
+    files = st.sidebar.file_uploader("txt, md, pdf, docx or html", accept_multiple_files=True,
+                                     type=["txt", "md", "pdf", "docx", "html", "htm"],
+                                     key=f"uploads_{st.session_state.upload_round}")
+    if not files or not st.sidebar.button("Add to the index"):
+        return
+    try:
+        saved = save_uploads(assistant.settings.corpus_dir, [(f.name, f.getvalue()) for f in files])
+    except UploadError as exc:
+        st.sidebar.error(str(exc))
+        return
+    bar = st.sidebar.progress(0.0, text="Updating the index…")
+    report = assistant.index(progress=lambda stage, done, total: bar.progress(
+        done / max(total, 1), text=f"Indexing {stage}: {done} of {total}"))
+    bar.empty()
+    problems = {s["path"]: s["reason"] for s in report.skipped}
+    for upload in saved:
+        if upload.stored in problems:
+            st.sidebar.error(f"{upload.name} could not be added: {problems[upload.stored]}")
+            discard(assistant.settings.corpus_dir, upload)
+        else:
+            st.sidebar.success(f"Added {upload.name} as {upload.stored}")
+    st.session_state.upload_round += 1
+
+
+def main() -> None:
+    st.title("Integration documents assistant")
+    st.caption("Ask in Swedish or English. Every claim cites a passage you can open and check.")
+    st.session_state.setdefault("messages", [])
+    st.session_state.setdefault("upload_round", 0)
+    assistant = get_assistant()
+    build_index_if_missing(assistant)
+    search_filter = sidebar(assistant)
+
+    for message in st.session_state.messages:
+        with st.chat_message(message["role"]):
+            if "answer" in message:
+                show_answer(message["answer"])
+            else:
+                st.text(message["content"])
+
+    question = st.chat_input("Ask about the documents…")
+    if not question:
+        return
+    with st.chat_message("user"):
+        st.text(question)
+    st.session_state.messages.append({"role": "user", "content": question})
+    with st.chat_message("assistant"):
+        try:
+            answer = assistant.ask(question, top_k=st.session_state.top_k,
+                                   search_filter=search_filter)
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        show_answer(answer)
+    st.session_state.messages.append({"role": "assistant", "answer": answer})
+
+
+main()

@@ -1,0 +1,25 @@
+from assistant.chunking import chunk_document, make_splitter
+from assistant.documents import load_document
+from assistant.tokens import count_tokens
+
+from .conftest import CORPUS
+
+
+def test_chunks_are_verbatim_spans_within_the_token_limit():
+    splitter = make_splitter(120, 30)
+    for path in sorted(CORPUS.glob("*.txt")):
+        document = load_document(path, path.name)
+        chunks = chunk_document(document, splitter)
+        assert chunks, path
+        for chunk in chunks:
+            assert document.text[chunk.start : chunk.end] == chunk.text
+            assert count_tokens(chunk.text) <= 120
+        assert [c.order for c in chunks] == list(range(len(chunks)))
+
+
+def test_consecutive_chunks_overlap():
+    splitter = make_splitter(80, 30)
+    path = CORPUS / "stockholm-utvecklingsprogram-ledare-new-york-2014.txt"
+    chunks = chunk_document(load_document(path, path.name), splitter)
+    overlapping = sum(1 for a, b in zip(chunks, chunks[1:]) if b.start < a.end)
+    assert overlapping >= len(chunks) // 2

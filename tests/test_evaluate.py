@@ -1,0 +1,85 @@
+"""The evaluation's metric code on hand-made cases, and the evidence check of the gold set."""
+
+import json
+
+import pytest
+
+from assistant.evaluate import (GoldQuestion, Evidence, QuestionSetError, check_evidence,
+                                failed_thresholds, load_questions, metrics, score)
+from assistant.records import Answer, Citation, Passage
+
+from .conftest import CORPUS, QUESTIONS
+
+
+def passage(text, source="a.txt", chunk_id=0):
+    return Passage(chunk_id=chunk_id, source=source, title="T", text=text, page=None,
+                   section=None, score=1.0)
+
+
+def question(qid="q", answerable=True, quote="tolv jobbpakker", source="a.txt", keywords=(("tolv",),)):
+    evidence = [Evidence(source, quote)] if answerable else []
+    return GoldQuestion(qid, "Fråga?", answerable, evidence, [list(k) for k in keywords])
+
+
+def answer(text, passages, citations, abstained=False):
+    return Answer(question="Fråga?", text=text, abstained=abstained, passages=passages,
+                  citations=citations, language="sv")
+
+
+def test_hit_at_rank_3_and_citations():
+    retrieved = [passage("annat"), passage("mer annat", chunk_id=1),
+                 passage("De hade  Tolv\njobbpakker.", chunk_id=2), passage("x", chunk_id=3)]
+    cited = Citation(n=3, sentence="De hade tolv jobbpakker.", supported=True, support=1.0,
+                     passage=retrieved[2])
+    out_of_range = Citation(n=9, sentence="Påhittat.", supported=False, support=0.0, passage=None)
+    result = score(question(), retrieved,
+                   answer("De hade tolv jobbpakker. [3] Påhittat. [9]", retrieved[:5],
+                          [cited, out_of_range]), 0.1)
+    assert result.hit_rank == 3 and result.cites_evidence and result.keywords_ok
+    values = metrics([result])
+    assert values["hit_at_1"] == 0 and values["hit_at_3"] == 1 and values["hit_at_5"] == 1
+    assert values["mrr_at_10"] == pytest.approx(1 / 3)
+    assert values["out_of_range_citations"] == 1
+    assert values["citation_precision"] == 0.5
+
+
+def test_wrong_abstention_and_right_abstention():
+    retrieved = [passage("tolv jobbpakker")]
+    wrong = score(question("a"), retrieved, answer("Dokumenten besvarar inte.", retrieved, [],
+                                                   abstained=True), 0.2)
+    right = score(question("u", answerable=False), retrieved,
+                  answer("Dokumenten besvarar inte.", retrieved, [], abstained=True), 0.3)
+    loose = score(question("v", answerable=False), retrieved,
+                  answer("tolv jobbpakker [1]", retrieved, []), 0.4)
+    values = metrics([wrong, right, loose])
+    assert values["wrong_abstentions"] == 1
+    assert values["abstained_unanswerable"] == 1 and values["abstention_rate"] == 0.5
+    assert values["hit_at_1"] == 1 and values["citation_hit"] == 0
+    assert failed_thresholds(values, {"hit_at_1": 0.9, "citation_hit": 0.5},
+                             {"wrong_abstentions": 0}) == [
+        "citation_hit = 0.000 < 0.5", "wrong_abstentions = 1.000 > 0"]
+
+
+def test_gold_set_evidence_occurs_in_the_corpus():
+    questions = load_questions(QUESTIONS)
+    assert sum(q.answerable for q in questions) >= 40
+    assert sum(not q.answerable for q in questions) >= 6
+    assert len({q.evidence[0].source for q in questions if q.answerable}) == 5
+    assert check_evidence(questions, CORPUS) == []
+
+
+def test_evidence_check_reports_a_quote_that_is_not_in_its_file(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({
+        "id": "bad", "question": "?", "answerable": True,
+        "source": "vanorter-gladsaxe-pirkkala-ski-solna-2008.txt",
+        "evidence": "Gladsaxe har 99 jobbpakker", "keywords": []}) + "\n", encoding="utf-8")
+    problems = check_evidence(load_questions(path), CORPUS)
+    assert len(problems) == 1 and "bad: evidence not found" in problems[0]
+
+
+def test_malformed_question_line_is_named(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "x"}\n', encoding="utf-8")
+    with pytest.raises(QuestionSetError, match="q.jsonl:1"):
+        load_questions(path)
