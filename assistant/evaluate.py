@@ -4,6 +4,7 @@ that holds the evidence? Does the assistant abstain when the documents have no a
 from __future__ import annotations
 
 import json
+import sys
 import shutil
 import statistics
 import tarfile
@@ -330,7 +331,7 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
         assistant = Assistant(run_settings)
         started = time.perf_counter()
         if distractors is not None or not assistant.store.exists():
-            report = assistant.index(show_progress=True)
+            report = assistant.index(show_progress=sys.stderr.isatty())
             notes.append(f"index: {report.summary()}")
         index_seconds = time.perf_counter() - started
         results = run_evaluation(assistant, questions, top_k or settings.top_k)

@@ -1,0 +1,82 @@
+"""A build killed at any moment leaves the previous index loadable; readers see complete snapshots."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from assistant.store import FAULT_ENV, IndexStore
+
+from .conftest import ROOT
+
+NEW_DOC = "Kungsbacka kommun erbjuder samhällsorientering på arabiska och dari varje vecka."
+
+
+def index_in_subprocess(corpus, index, fault=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if fault:
+        env[FAULT_ENV] = fault
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "index", "--corpus", str(corpus), "--index", str(index)],
+        env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("fault", ["embedding", "snapshot-write", "before-switch"])
+def test_killed_build_leaves_the_previous_index_working(small_assistant, small_corpus, fault):
+    small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    live_before = store.current_name()
+    before = small_assistant.ask("Vad gjorde Gladsaxe med jobbpakker?")
+
+    (small_corpus / "kungsbacka.txt").write_text(NEW_DOC, encoding="utf-8")
+    killed = index_in_subprocess(small_corpus, small_assistant.settings.index_dir, fault)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    assert store.current_name() == live_before
+    snapshot = store.open()
+    assert "kungsbacka.txt" not in snapshot.documents
+    after = small_assistant.ask("Vad gjorde Gladsaxe med jobbpakker?")
+    assert after.text == before.text
+
+    finished = index_in_subprocess(small_corpus, small_assistant.settings.index_dir)
+    assert finished.returncode == 0, finished.stderr
+    assert "1 added" in finished.stdout
+    answer = small_assistant.ask("Vilka språk har samhällsorienteringen i Kungsbacka?")
+    assert any(c.passage.source == "kungsbacka.txt" for c in answer.citations)
+    leftovers = [p.name for p in store.snapshots_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_reader_keeps_its_snapshot_during_a_build_and_moves_on_after(small_assistant, small_corpus):
+    small_assistant.index()
+    old = small_assistant.snapshot()
+    (small_corpus / "kungsbacka.txt").write_text(NEW_DOC, encoding="utf-8")
+    # a second process builds while this reader holds the old snapshot
+    assert index_in_subprocess(small_corpus, small_assistant.settings.index_dir).returncode == 0
+    assert "kungsbacka.txt" not in old.documents
+    assert old.bm25_search(["gladsax"], 3)  # the old snapshot still answers
+    assert old.chunks([0])
+    fresh = small_assistant.snapshot()
+    assert fresh.name != old.name and "kungsbacka.txt" in fresh.documents
+
+
+def test_old_snapshots_are_cleaned_up(small_assistant, small_corpus):
+    for i in range(4):
+        (small_corpus / f"extra-{i}.txt").write_text(f"Dokument nummer {i} om SFI i Kungsbacka.",
+                                                     encoding="utf-8")
+        small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    remaining = sorted(p.name for p in store.snapshots_dir.iterdir())
+    assert len(remaining) == 2 and store.current_name() in remaining
+
+
+def test_broken_current_pointer_is_a_clear_error(small_assistant):
+    small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    (store.root / "CURRENT").write_text("../../etc\n")
+    from assistant.store import IndexCorruptError
+
+    with pytest.raises(IndexCorruptError, match="does not name a snapshot"):
+        store.open()
