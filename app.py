@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assistant.config import load_settings
+from assistant.config import ConfigError, Settings, load_settings
 from assistant.pipeline import Assistant
 from assistant.render import LABELS, conversation_markdown, highlighted_passage, where
 from assistant.retrieval import SearchFilter
@@ -14,8 +14,9 @@ st.set_page_config(page_title="Integration documents assistant", page_icon="📄
 
 
 @st.cache_resource(show_spinner=False)
-def get_assistant() -> Assistant:
-    return Assistant(load_settings())
+def get_assistant(settings_json: str) -> Assistant:
+    # keyed by the settings, so a changed configuration gets its own assistant
+    return Assistant(Settings.model_validate_json(settings_json))
 
 
 def build_index_if_missing(assistant: Assistant) -> None:
@@ -43,7 +44,7 @@ def show_answer(answer) -> None:
             for n, passage in enumerate(answer.passages[:3], start=1):
                 with st.expander(f"[{n}] {passage.title}"):
                     st.caption(where(passage, answer.language))
-                    st.markdown(highlighted_passage(passage.text, ""))
+                    st.markdown(highlighted_passage(passage.text, []))
         return
     st.caption(labels["sources"])
     shown: set[int] = set()
@@ -62,7 +63,7 @@ def show_answer(answer) -> None:
             st.caption(where(citation.passage, answer.language))
             if not supported:
                 st.warning(labels["unsupported"])
-            st.markdown(highlighted_passage(citation.passage.text, citation.quote))
+            st.markdown(highlighted_passage(citation.passage.text, [c.quote for c in quotes]))
 
 
 def _answer_markdown(text: str) -> str:
@@ -129,7 +130,11 @@ def main() -> None:
     st.caption("Ask in Swedish or English. Every claim cites a passage you can open and check.")
     st.session_state.setdefault("messages", [])
     st.session_state.setdefault("upload_round", 0)
-    assistant = get_assistant()
+    try:
+        assistant = get_assistant(load_settings().model_dump_json())
+    except ConfigError as exc:
+        st.error(f"Configuration problem: {exc}")
+        st.stop()
     build_index_if_missing(assistant)
     search_filter = sidebar(assistant)
 

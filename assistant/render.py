@@ -23,15 +23,23 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def highlighted_passage(passage_text: str, quote: str) -> str:
-    """The passage as literal Markdown with the supporting sentence highlighted."""
+def highlighted_passage(passage_text: str, quotes: list[str]) -> str:
+    """The passage as literal Markdown with the supporting sentences highlighted."""
     flat = " ".join(passage_text.split())
-    at = flat.find(quote) if quote else -1
-    if at < 0:
-        return escape_markdown(flat)
-    before, after = flat[:at], flat[at + len(quote):]
-    return (escape_markdown(before) + ":orange-background[" + escape_markdown(quote) + "]"
-            + escape_markdown(after))
+    spans = []
+    for quote in quotes:
+        at = flat.find(quote) if quote else -1
+        if at >= 0:
+            spans.append((at, at + len(quote)))
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out.append(escape_markdown(flat[pos:start]))
+        out.append(":orange-background[" + escape_markdown(flat[start:end]) + "]")
+        pos = end
+    out.append(escape_markdown(flat[pos:]))
+    return "".join(out)
 
 
 def passage_json(n: int, p: Passage) -> dict:

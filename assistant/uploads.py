@@ -21,13 +21,10 @@ class UploadError(ValueError):
 def safe_name(name: str) -> str:
     """The file-name part of `name`, reduced to letters, digits, '-', '_' and '.'."""
     base = re.split(r"[\\/]", unicodedata.normalize("NFC", name))[-1]
-    base = _UNSAFE.sub("-", base).strip(".-_ ")
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    stem = stem[: MAX_NAME - len(suffix) - 1] or "document"
-    cleaned = f"{stem}.{suffix.lower()}" if suffix else stem
-    if Path(cleaned).suffix.lower() not in SUPPORTED_SUFFIXES:
+    suffix = Path(base).suffix.lower()
+    stem = _UNSAFE.sub("-", base[: len(base) - len(suffix)]).strip(".-_ ")
+    cleaned = (stem[: MAX_NAME - len(suffix)] or "document") + suffix
+    if suffix not in SUPPORTED_SUFFIXES:
         raise UploadError(f"{name}: unsupported file type (use txt, md, pdf, docx or html)")
     return cleaned
 

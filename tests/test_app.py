@@ -1,0 +1,91 @@
+"""The Streamlit app driven by streamlit.testing.v1.AppTest, on a real index in a temporary folder."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT, UNDECODABLE
+
+APP = str(ROOT / "app.py")
+GLADSAXE = "Vad gjorde Gladsaxe med jobbpakker?"
+
+
+@pytest.fixture
+def app(small_assistant, monkeypatch):
+    small_assistant.index()
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(small_assistant.settings.corpus_dir))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(small_assistant.settings.index_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def ask(at, question):
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def answer_markdown(at):
+    return [m.value for m in at.chat_message[-1].markdown]
+
+
+def test_question_gets_a_cited_answer_and_its_source(app):
+    ask(app, GLADSAXE)
+    texts = answer_markdown(app)
+    assert any("**[1]**" in t and "12 stycken jobbpakker" in t for t in texts)
+    labels = [e.label for e in app.chat_message[-1].expander]
+    assert any(label.startswith("[1] Kunskaps- och erfarenhetsutbyte") for label in labels)
+    assert any("12 stycken jobbpakker" in t and ":orange-background[" in t for t in texts)
+
+
+def test_document_filter_narrows_the_sources(app):
+    app.sidebar.multiselect(key="filter_docs").set_value(["stockholm-studieresa-toronto.txt"]).run()
+    ask(app, GLADSAXE)
+    labels = [e.label for e in app.chat_message[-1].expander]
+    assert labels
+    assert all("Toronto" in label for label in labels)
+
+
+def test_upload_makes_new_content_answerable(app, small_assistant):
+    uploader = app.sidebar.file_uploader[0]
+    uploader.set_value(("kungsbacka.txt",
+                        "Kungsbacka kommun erbjuder samhällsorientering på dari varje onsdag.".encode(),
+                        "text/plain")).run()
+    app.sidebar.button[0].click().run()
+    assert not app.exception
+    assert any("Added kungsbacka.txt" in s.value for s in app.sidebar.success)
+    assert (small_assistant.settings.corpus_dir / "kungsbacka.txt").is_file()
+    ask(app, "När erbjuder Kungsbacka samhällsorientering på dari?")
+    assert any("onsdag" in t for t in answer_markdown(app))
+
+
+def test_undecodable_upload_is_refused_and_earlier_answers_still_work(app, small_assistant):
+    ask(app, GLADSAXE)
+    app.sidebar.file_uploader[0].set_value(("trasig.txt", UNDECODABLE, "text/plain")).run()
+    app.sidebar.button[0].click().run()
+    errors = [e.value for e in app.sidebar.error]
+    assert any("trasig.txt" in e and "undecodable text" in e for e in errors)
+    assert not (small_assistant.settings.corpus_dir / "trasig.txt").exists()
+    ask(app, GLADSAXE)
+    assert any("12 stycken jobbpakker" in t for t in answer_markdown(app))
+
+
+def test_document_text_is_rendered_as_text(app, small_assistant):
+    hostile = ("Rapport om SFI i Hostilia. <script>alert('xss')</script> Läs mer "
+               "<img src=x onerror=alert(1)> om Hostilia kommuns SFI-utbildning.")
+    (small_assistant.settings.corpus_dir / "hostilia.txt").write_text(hostile, encoding="utf-8")
+    small_assistant.index()
+    ask(app, "Vad säger rapporten om SFI i Hostilia?")
+    texts = answer_markdown(app)
+    passage = next(t for t in texts if "Hostilia" in t and "script" in t)
+    # every markup character arrives escaped, so Markdown shows it literally
+    assert "\\<script\\>" in passage and "<script>" not in passage
+    assert "\\<img src=x onerror=alert\\(1\\)\\>" in passage
+    assert not app.sidebar.error
+
+
+def test_export_contains_the_conversation_with_citations(app):
+    ask(app, GLADSAXE)
+    export = app.sidebar.get("download_button")
+    assert export
