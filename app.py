@@ -6,7 +6,8 @@ import streamlit as st
 
 from assistant.config import ConfigError, Settings, load_settings
 from assistant.pipeline import Assistant
-from assistant.render import LABELS, conversation_markdown, highlighted_passage, where
+from assistant.render import (LABELS, conversation_markdown, escape_markdown,
+                              highlighted_passage, where)
 from assistant.retrieval import SearchFilter
 from assistant.uploads import UploadError, discard, save_uploads
 
@@ -37,7 +38,11 @@ def build_index_if_missing(assistant: Assistant) -> None:
 
 def show_answer(answer) -> None:
     labels = LABELS[answer.language]
+    if answer.notice:
+        st.info(answer.notice)
     st.markdown(_answer_markdown(answer.text))
+    for flagged in answer.flagged_sentences:
+        st.warning(f"⚠ {flagged}")
     if answer.abstained:
         if answer.passages:
             st.caption(labels["related"])
@@ -67,8 +72,6 @@ def show_answer(answer) -> None:
 
 
 def _answer_markdown(text: str) -> str:
-    from assistant.render import escape_markdown
-
     return escape_markdown(text).replace("\\[", "**[").replace("\\]", "]**")
 
 
@@ -82,6 +85,15 @@ def sidebar(assistant: Assistant) -> SearchFilter:
     )
     st.session_state.setdefault("top_k", assistant.settings.top_k)
     st.sidebar.slider("Passages per answer", 1, 10, key="top_k")
+    backends = ["extractive"]
+    if assistant.settings.answer_backend != "extractive":
+        backends.append(assistant.settings.answer_backend)
+    st.session_state.setdefault("backend", assistant.settings.answer_backend)
+    if len(backends) > 1:
+        st.sidebar.radio("Answers", backends, key="backend",
+                         format_func=lambda b: {"extractive": "Quotes from the documents",
+                                                "openai": "Language model (OpenAI-compatible)",
+                                                "ollama": "Language model (Ollama)"}[b])
     documents = snapshot.documents
     chosen = st.sidebar.multiselect("Documents", sorted(documents),
                                     format_func=lambda s: documents[s].title, key="filter_docs")
@@ -152,12 +164,22 @@ def main() -> None:
         st.text(question)
     st.session_state.messages.append({"role": "user", "content": question})
     with st.chat_message("assistant"):
+        live = st.empty()
+        streamed: list[str] = []
+
+        def on_token(piece: str) -> None:
+            streamed.append(piece)
+            live.markdown(escape_markdown("".join(streamed)) + " ▌")
+
         try:
             answer = assistant.ask(question, top_k=st.session_state.top_k,
-                                   search_filter=search_filter)
+                                   search_filter=search_filter,
+                                   backend=st.session_state.backend, on_token=on_token)
         except ValueError as exc:
+            live.empty()
             st.error(str(exc))
             return
+        live.empty()  # the checked answer replaces the raw stream
         show_answer(answer)
     st.session_state.messages.append({"role": "assistant", "answer": answer})
 

@@ -19,6 +19,9 @@ def _settings(args: argparse.Namespace):
         corpus_dir=getattr(args, "corpus", None),
         index_dir=getattr(args, "index", None),
         top_k=getattr(args, "top_k", None),
+        answer_backend=getattr(args, "backend", None),
+        llm_base_url=getattr(args, "llm_base_url", None),
+        llm_model=getattr(args, "llm_model", None),
     )
 
 
@@ -99,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default: index/)")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    p.add_argument("--backend", choices=["extractive", "openai", "ollama"],
+                   help="answer backend (default: extractive, or ASSISTANT_ANSWER_BACKEND)")
+    p.add_argument("--llm-base-url", help="LLM server URL, e.g. http://localhost:11434")
+    p.add_argument("--llm-model", help="LLM model name on that server")
     p.set_defaults(func=cmd_ask)
 
     from .evaluate import HIGHER_IS_BETTER, LOWER_IS_BETTER

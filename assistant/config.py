@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,7 +57,17 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
 
-    answer_backend: Literal["extractive"] = "extractive"
+    answer_backend: Literal["extractive", "openai", "ollama"] = "extractive"
+    # LLM answers (answer_backend openai or ollama). The key is read from ASSISTANT_LLM_API_KEY
+    # and is never printed or logged.
+    llm_base_url: str | None = None  # e.g. http://localhost:11434 or http://localhost:8000/v1
+    llm_model: str = "llama3.1:8b"
+    llm_api_key: SecretStr | None = None
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_context_tokens: int = Field(4096, ge=512)
+    llm_max_answer_tokens: int = Field(512, ge=32)
+    llm_stream: bool = True
     max_answer_sentences: int = Field(3, ge=1, le=4)
     # Abstention: answer when the best dense match stands out from the other candidates by
     # min_dense_margin, or the best passage holds min_term_coverage of the question's words

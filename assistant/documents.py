@@ -263,7 +263,9 @@ def _title_from_text(text: str) -> str | None:
         line = " ".join(line.split()).strip("# ")
         if not line:
             continue
-        if 4 <= len(line) <= 120 and sum(c.isalpha() for c in line) >= 0.6 * len(line):
+        # a title is short, mostly letters, and not a sentence
+        if (4 <= len(line) <= 120 and not line.endswith(".")
+                and sum(c.isalpha() for c in line) >= 0.6 * len(line)):
             return line[:1] + line[1:].lower() if line.isupper() else line
         return None
     return None

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .answering import ExtractiveAnswerer
 from .config import Settings
 from .embeddings import Embedder, create_embedder
+from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, expected_manifest, sync_index
 from .records import Answer, Passage
 from .retrieval import Retriever, SearchFilter
@@ -28,6 +30,7 @@ class Assistant:
         self.live = LiveIndex(self.store, expected_manifest(settings, self.embedder))
         self.retriever = Retriever(self.embedder, settings)
         self.answerer = ExtractiveAnswerer(self.embedder, settings)
+        self._llm_answerers: dict[str, LLMAnswerer] = {}
 
     def index(self, rebuild: bool = False, corpus_dir: Path | None = None,
               progress: Progress | None = None, show_progress: bool = False) -> IndexReport:
@@ -46,9 +49,14 @@ class Assistant:
         return self.live.snapshot()
 
     def ask(self, question: str, top_k: int | None = None,
-            search_filter: SearchFilter | None = None) -> Answer:
-        """Retrieve passages for `question` and answer from them with checked citations."""
-        return self.answer(self.retrieve(question, top_k, search_filter))
+            search_filter: SearchFilter | None = None, backend: str | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Retrieve passages for `question` and answer from them with checked citations.
+
+        `backend` overrides the configured answer backend; `on_token` receives an LLM's text as
+        it streams in (the returned answer is the checked one)."""
+        return self.answer(self.retrieve(question, top_k, search_filter), backend=backend,
+                           on_token=on_token)
 
     def retrieve(self, question: str, top_k: int | None = None,
                  search_filter: SearchFilter | None = None) -> Retrieval:
@@ -59,11 +67,22 @@ class Assistant:
         return Retrieval(question, found.passages, query_vector,
                          snapshot.term_idf(terms(question)), found.dense_margin)
 
-    def answer(self, retrieval: Retrieval, top_k: int | None = None) -> Answer:
+    def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,
+               on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer from the first `top_k` retrieved passages (all of them by default)."""
         passages = retrieval.passages[: top_k or len(retrieval.passages)]
-        return self.answerer.answer(retrieval.question, passages, retrieval.idf,
-                                    retrieval.query_vector, retrieval.dense_margin)
+        args = (retrieval.question, passages, retrieval.idf, retrieval.query_vector,
+                retrieval.dense_margin)
+        backend = backend or self.settings.answer_backend
+        if backend == "extractive":
+            return self.answerer.answer(*args)
+        return self.llm_answerer(backend).answer(*args, on_token=on_token)
+
+    def llm_answerer(self, backend: str) -> LLMAnswerer:
+        if backend not in self._llm_answerers:
+            settings = self.settings.model_copy(update={"answer_backend": backend})
+            self._llm_answerers[backend] = LLMAnswerer(settings, fallback=self.answerer)
+        return self._llm_answerers[backend]
 
 
 @dataclass

@@ -61,6 +61,8 @@ def answer_json(answer: Answer) -> dict:
         "abstained": answer.abstained,
         "language": answer.language,
         "backend": answer.backend,
+        "notice": answer.notice,
+        "flagged": answer.flagged_sentences,
         "passages": [passage_json(n, p) for n, p in enumerate(answer.passages, start=1)],
         "citations": [citation_json(c) for c in answer.citations],
     }
@@ -78,7 +80,7 @@ def where(p: Passage, language: str = "en") -> str:
 def answer_text(answer: Answer) -> str:
     """Plain text for a terminal: the answer, then each cited source with its quote."""
     labels = LABELS[answer.language]
-    lines = [answer.text, ""]
+    lines = ([f"({answer.notice})", ""] if answer.notice else []) + [answer.text, ""]
     if answer.abstained:
         if answer.passages:
             lines.append(f"{labels['related']}:")

@@ -89,3 +89,30 @@ def test_export_contains_the_conversation_with_citations(app):
     ask(app, GLADSAXE)
     export = app.sidebar.get("download_button")
     assert export
+
+
+def test_llm_backend_is_selectable_and_its_answer_checked(small_assistant, monkeypatch):
+    from .llm_server import Reply, ScriptedLLMServer
+
+    small_assistant.index()
+    passages = small_assistant.retrieve(GLADSAXE).passages
+    n = next(i for i, p in enumerate(passages, 1) if "12 stycken jobbpakker" in p.text)
+    with ScriptedLLMServer() as server:
+        server.reply = Reply(f"Gladsaxe har 12 stycken jobbpakker inom Jobbcenter [{n}].")
+        monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(small_assistant.settings.corpus_dir))
+        monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(small_assistant.settings.index_dir))
+        monkeypatch.setenv("ASSISTANT_ANSWER_BACKEND", "ollama")
+        monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", server.url)
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.run()
+        assert at.sidebar.radio(key="backend").options == [
+            "Quotes from the documents", "Language model (Ollama)"]
+        assert at.sidebar.radio(key="backend").value == "ollama"
+        ask(at, GLADSAXE)
+        texts = answer_markdown(at)
+        assert any(f"Gladsaxe har 12 stycken jobbpakker inom Jobbcenter\\. **[{n}]**" in t
+                   for t in texts)
+        at.sidebar.radio(key="backend").set_value("extractive").run()
+        ask(at, GLADSAXE)
+        assert any("Inom Jobbcenter arbetar man med 12 stycken jobbpakker" in t
+                   for t in answer_markdown(at))
