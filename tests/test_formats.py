@@ -66,13 +66,17 @@ def test_html_main_text_without_menus_and_scripts(tmp_path):
     assert loaded.title == "SFI i Lund"
 
 
-def test_encrypted_pdf(tmp_path):
+def _encrypted_pdf() -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(["Hemlig plan."]))))
     writer.encrypt("hemligt")
     out = io.BytesIO()
     writer.write(out)
+    return out.getvalue()
+
+
+def test_encrypted_pdf(tmp_path):
     path = tmp_path / "hemlig.pdf"
-    path.write_bytes(out.getvalue())
+    path.write_bytes(_encrypted_pdf())
     with pytest.raises(DocumentError, match="encrypted PDF"):
         load_document(path, "hemlig.pdf")
 
@@ -104,6 +108,9 @@ def test_bad_files_leave_earlier_answers_unchanged(small_assistant, small_corpus
     (small_corpus / "trasig.pdf").write_bytes(b"%PDF-1.4\n garbage")
     (small_corpus / "skannad.pdf").write_bytes(_scanned_pdf())
     (small_corpus / "stor.txt").write_text("ord " * 400_000, encoding="utf-8")
+    (small_corpus / "hemlig.pdf").write_bytes(_encrypted_pdf())
+    (small_corpus / "tom.txt").write_bytes(b"")
+    (small_corpus / "bild.txt").write_bytes(bytes(range(256)) * 40)
     settings = small_assistant.settings.model_copy(update={"max_file_mb": 1.0})
     from assistant.pipeline import Assistant
 
@@ -112,6 +119,9 @@ def test_bad_files_leave_earlier_answers_unchanged(small_assistant, small_corpus
     assert reasons["trasig.pdf"].startswith("corrupt PDF")
     assert reasons["skannad.pdf"] == "scanned PDF, no text layer"
     assert "over the limit of 1.0 MB" in reasons["stor.txt"]
+    assert reasons["hemlig.pdf"] == "encrypted PDF (password protected)"
+    assert reasons["tom.txt"] == "empty file"
+    assert reasons["bild.txt"].startswith("binary file")
     assert report.embedded_chunks == 0
     after = small_assistant.ask("Vad gjorde Gladsaxe med jobbpakker?")
     assert after.text == before.text
