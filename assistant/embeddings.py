@@ -69,7 +69,9 @@ class SentenceTransformerEmbedder:
                 f"cannot load sentence-transformers model '{model}' offline: {exc}. "
                 "Give a local model folder or a model already in the Hugging Face cache."
             ) from exc
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         name = os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else model

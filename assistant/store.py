@@ -79,9 +79,9 @@ class Manifest:
     documents: int = 0
     chunks: int = 0
 
-    def settings_key(self) -> tuple:
-        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer,
-                self.analyzer)
+    def vector_key(self) -> tuple:
+        """What the stored vectors and chunks depend on: a change needs a rebuild."""
+        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer)
 
     def describe(self) -> str:
         return (f"embedder {self.embedder_id} (dim {self.dim}), chunks of "
@@ -198,13 +198,21 @@ class Snapshot:
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
-    def check_compatible(self, expected: Manifest) -> None:
-        if self.manifest.settings_key() != expected.settings_key():
+    def check_compatible(self, expected: Manifest, for_writing: bool = False) -> None:
+        """Refuse an index built with other vectors or chunks; a writer may bring an older BM25
+        analysis up to date, since every build rebuilds BM25 from the stored chunk texts."""
+        if self.manifest.vector_key() != expected.vector_key():
             raise IndexMismatchError(
                 f"the index in {self.path.parent.parent} was built with "
                 f"{self.manifest.describe()}, but the settings ask for {expected.describe()}. "
                 "Rebuild it with: python -m assistant index --rebuild "
                 "(or set the settings back)."
+            )
+        if self.manifest.analyzer != expected.analyzer and not for_writing:
+            raise IndexMismatchError(
+                f"the keyword index in {self.path.parent.parent} uses text analyzer "
+                f"{self.manifest.analyzer}, this version uses {expected.analyzer}. Update it with: "
+                "python -m assistant index (the vectors are kept; nothing is re-embedded)"
             )
 
     def positions_for_sources(self, sources: Iterable[str]) -> np.ndarray:
@@ -388,7 +396,7 @@ class SnapshotWriter:
         self.store._clean(keep={live} if live else set())
         if live and not self._rebuild:
             self.base = self.store.open()
-            self.base.check_compatible(self.manifest)
+            self.base.check_compatible(self.manifest, for_writing=True)
         self.store.snapshots_dir.mkdir(parents=True, exist_ok=True)
         self.tmp = self.store.snapshots_dir / f".build-{uuid.uuid4().hex}"
         self.tmp.mkdir()
@@ -462,13 +470,16 @@ class SnapshotWriter:
         """Write BM25, vectors and manifest, move the snapshot into place and switch to it."""
         assert self.tmp is not None
         self.db.commit()
-        rows = self.db.execute("SELECT chunk_id, text FROM chunks ORDER BY chunk_id").fetchall()
+        rows = self.db.execute(
+            "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d ON d.source = c.source "
+            "ORDER BY c.chunk_id").fetchall()
         documents = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         self.db.close()
         fault_point("snapshot-write")
         if rows:
             bm25 = bm25s.BM25()
-            bm25.index([terms(text) for _, text in rows], show_progress=False)
+            # the title goes with every chunk: questions often name the document they mean
+            bm25.index([terms(f"{title}\n{text}") for _, title, text in rows], show_progress=False)
             bm25.save(str(self.tmp / "bm25"))
         faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
         manifest = Manifest(**{**asdict(self.manifest), "documents": documents, "chunks": len(rows),

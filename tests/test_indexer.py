@@ -87,3 +87,22 @@ def test_changed_chunk_settings_are_a_clear_error(small_assistant, embedder):
     assert "200 tokens" in message and "100 tokens" in message and "--rebuild" in message
     report = Assistant(changed, embedder=embedder).index(rebuild=True)
     assert report.embedded_chunks == report.total_chunks
+
+
+def test_older_keyword_analysis_is_updated_without_re_embedding(small_assistant):
+    import json
+
+    small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    manifest_path = store.snapshots_dir / store.current_name() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["analyzer"] = "an-older-analyzer"
+    manifest_path.write_text(json.dumps(manifest))
+    from assistant.pipeline import Assistant
+
+    reader = Assistant(small_assistant.settings, embedder=small_assistant.embedder)
+    with pytest.raises(IndexMismatchError, match="nothing is re-embedded"):
+        reader.ask("Vad gjorde Gladsaxe med jobbpakker?")
+    report = reader.index()
+    assert report.embedded_chunks == 0 and report.unchanged == 2
+    assert "12 stycken jobbpakker" in reader.ask("Vad gjorde Gladsaxe med jobbpakker?").text
