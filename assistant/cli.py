@@ -40,9 +40,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .pipeline import Assistant
+    from .pipeline import Assistant, clean_question
     from .render import answer_json, answer_text
 
+    clean_question(args.question)  # a bad question fails before any index work
     assistant = Assistant(_settings(args))
     report = assistant.ensure_index(show_progress=sys.stderr.isatty())
     if report is not None:

@@ -40,5 +40,6 @@ def test_errors_are_one_clear_line(tmp_path):
                  str(tmp_path / "missing"), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: corpus folder") and "Traceback" not in result.stderr
-    empty = run("ask", "   ", cwd=ROOT)
+    empty = run("ask", "   ", cwd=tmp_path)
     assert empty.returncode == 2 and "question is empty" in empty.stderr
+    assert not (tmp_path / "index").exists()
