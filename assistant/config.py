@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     embedding_model: str = "multilingual-e5-small"
     query_prefix: str = ""  # sentence-transformers only, e.g. "query: " for e5 models
     passage_prefix: str = ""
-    embedding_batch_size: int = Field(16, ge=1)
+    embedding_batch_size: int = Field(64, ge=1)
+    # build the bundled engine for this CPU (needs a C compiler; falls back to the shipped one)
+    fast_engine: bool = True
 
     chunk_tokens: int = Field(200, ge=20, le=480)
     chunk_overlap: int = Field(40, ge=0)

