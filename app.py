@@ -8,7 +8,9 @@ from assistant.config import ConfigError, Settings, load_settings
 from assistant.pipeline import Assistant
 from assistant.render import (LABELS, conversation_markdown, escape_markdown,
                               highlighted_passage, where)
+from assistant.catalog import CatalogError
 from assistant.retrieval import SearchFilter
+from assistant.store import IndexError_
 from assistant.uploads import UploadError, discard, save_uploads
 
 st.set_page_config(page_title="Integration documents assistant", page_icon="📄", layout="wide")
@@ -124,8 +126,14 @@ def add_documents(assistant: Assistant) -> None:
         st.sidebar.error(str(exc))
         return
     bar = st.sidebar.progress(0.0, text="Updating the index…")
-    report = assistant.index(progress=lambda stage, done, total: bar.progress(
-        done / max(total, 1), text=f"Indexing {stage}: {done} of {total}"))
+    try:
+        report = assistant.index(progress=lambda stage, done, total: bar.progress(
+            done / max(total, 1), text=f"Indexing {stage}: {done} of {total}"), wait_s=60)
+    except (IndexError_, CatalogError) as exc:
+        bar.empty()
+        st.sidebar.error(f"The index was not updated: {exc}. The files are saved in the corpus "
+                         "folder and will be indexed by the next update.")
+        return
     bar.empty()
     problems = {s["path"]: s["reason"] for s in report.skipped}
     for upload in saved:
@@ -144,11 +152,11 @@ def main() -> None:
     st.session_state.setdefault("upload_round", 0)
     try:
         assistant = get_assistant(load_settings().model_dump_json())
-    except ConfigError as exc:
-        st.error(f"Configuration problem: {exc}")
+        build_index_if_missing(assistant)
+        search_filter = sidebar(assistant)
+    except (ConfigError, CatalogError, IndexError_, FileNotFoundError) as exc:
+        st.error(f"The assistant cannot start: {exc}")
         st.stop()
-    build_index_if_missing(assistant)
-    search_filter = sidebar(assistant)
 
     for message in st.session_state.messages:
         with st.chat_message(message["role"]):
@@ -175,7 +183,7 @@ def main() -> None:
             answer = assistant.ask(question, top_k=st.session_state.top_k,
                                    search_filter=search_filter,
                                    backend=st.session_state.backend, on_token=on_token)
-        except ValueError as exc:
+        except (ValueError, IndexError_) as exc:
             live.empty()
             st.error(str(exc))
             return

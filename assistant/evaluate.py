@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import shutil
-import statistics
 import tarfile
 import tempfile
 import time

@@ -81,8 +81,11 @@ def sync_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     show_progress: bool = False,
+    wait_s: float = 0,
 ) -> tuple[IndexReport, Snapshot]:
-    """Update the index at `index_dir` to match `corpus_dir`; returns the report and new snapshot."""
+    """Update the index at `index_dir` to match `corpus_dir`; returns the report and new snapshot.
+
+    `wait_s` is how long to wait for another build to finish before giving up."""
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir or settings.corpus_dir)
     store = IndexStore(Path(index_dir or settings.index_dir))
@@ -92,7 +95,8 @@ def sync_index(
     report = IndexReport()
     files = corpus_files(corpus_dir)
 
-    with store.writer(expected_manifest(settings, embedder), rebuild=rebuild) as writer:
+    with store.writer(expected_manifest(settings, embedder), rebuild=rebuild,
+                      wait_s=wait_s) as writer:
         known = writer.known_documents()
         pending: list[tuple[Document, list[Chunk], bool]] = []
         seen: set[str] = set()

@@ -33,17 +33,20 @@ class Assistant:
         self._llm_answerers: dict[str, LLMAnswerer] = {}
 
     def index(self, rebuild: bool = False, corpus_dir: Path | None = None,
-              progress: Progress | None = None, show_progress: bool = False) -> IndexReport:
+              progress: Progress | None = None, show_progress: bool = False,
+              wait_s: float = 0) -> IndexReport:
         report, _ = sync_index(self.settings, self.embedder, corpus_dir=corpus_dir,
-                               rebuild=rebuild, progress=progress, show_progress=show_progress)
+                               rebuild=rebuild, progress=progress, show_progress=show_progress,
+                               wait_s=wait_s)
         return report
 
     def ensure_index(self, progress: Progress | None = None,
                      show_progress: bool = False) -> IndexReport | None:
-        """Build the index from the corpus folder if there is none yet."""
+        """Build the index from the corpus folder if there is none yet. A second process that
+        starts meanwhile waits for the first build, then finds everything in place."""
         if self.store.exists():
             return None
-        return self.index(progress=progress, show_progress=show_progress)
+        return self.index(progress=progress, show_progress=show_progress, wait_s=BUILD_WAIT_S)
 
     def snapshot(self) -> Snapshot:
         return self.live.snapshot()
@@ -95,6 +98,7 @@ class Retrieval:
 
 
 MAX_QUESTION_CHARS = 2000
+BUILD_WAIT_S = 900
 
 
 def clean_question(question: str) -> str:

@@ -323,7 +323,9 @@ class IndexStore:
         except OSError as exc:
             raise IndexCorruptError(f"{self.root / CURRENT_FILE} cannot be read ({exc})") from exc
         if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise IndexCorruptError(f"{self.root / CURRENT_FILE} does not name a snapshot")
+            raise IndexCorruptError(
+                f"{self.root / CURRENT_FILE} does not name a snapshot. "
+                "Rebuild the index: python -m assistant index --rebuild")
         return name
 
     def exists(self) -> bool:
@@ -341,7 +343,9 @@ class IndexStore:
             )
         path = self.snapshots_dir / name
         if not path.is_dir():
-            raise IndexCorruptError(f"{self.root / CURRENT_FILE} names {name}, which is missing")
+            raise IndexCorruptError(
+                f"{self.root / CURRENT_FILE} names {name}, which is missing. "
+                "Rebuild the index: python -m assistant index --rebuild")
         return Snapshot(path)
 
     def writer(self, manifest: Manifest, rebuild: bool = False, wait_s: float = 0) -> "SnapshotWriter":

@@ -116,3 +116,14 @@ def test_llm_backend_is_selectable_and_its_answer_checked(small_assistant, monke
         ask(at, GLADSAXE)
         assert any("Inom Jobbcenter arbetar man med 12 stycken jobbpakker" in t
                    for t in answer_markdown(at))
+
+
+def test_a_broken_index_is_reported_not_crashed(small_assistant, monkeypatch):
+    small_assistant.index()
+    (small_assistant.settings.index_dir / "CURRENT").write_text("missing-snapshot\n")
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(small_assistant.settings.corpus_dir))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(small_assistant.settings.index_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert any("cannot start" in e.value and "missing-snapshot" in e.value for e in at.error)

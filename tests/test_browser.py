@@ -2,7 +2,6 @@
 `streamlit run app.py` on a loopback port."""
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

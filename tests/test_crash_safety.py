@@ -80,3 +80,16 @@ def test_broken_current_pointer_is_a_clear_error(small_assistant):
 
     with pytest.raises(IndexCorruptError, match="does not name a snapshot"):
         store.open()
+
+
+def test_rebuild_repairs_a_pointer_to_a_missing_snapshot(small_assistant):
+    small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    (store.root / "CURRENT").write_text("gone\n")
+    from assistant.store import IndexCorruptError
+
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        small_assistant.index()
+    report = small_assistant.index(rebuild=True)
+    assert report.total_chunks > 0 and store.current_name() != "gone"
+    assert "12 stycken jobbpakker" in small_assistant.ask("Vad gjorde Gladsaxe med jobbpakker?").text
