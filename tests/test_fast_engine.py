@@ -29,3 +29,14 @@ def test_the_build_is_cached():
     if first is None:
         pytest.skip("no C compiler for the fast engine on this machine")
     assert native_engine_path() == first and first.is_file()
+
+
+def test_a_fresh_cache_builds_the_engine(tmp_path, monkeypatch):
+    import shutil
+
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        pytest.skip("no C compiler on this machine")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = native_engine_path()
+    assert built is not None and built.parent == tmp_path / "integration-assistant"
+    assert built.stat().st_size > 10_000
