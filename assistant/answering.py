@@ -23,6 +23,7 @@ ABSTAIN = {
 # How many top passages the answer may quote from, and how many sentences are compared.
 QUOTED_PASSAGES = 3
 MAX_CANDIDATES = 48
+TITLE_TERM_WEIGHT = 0.3
 
 
 _NUMBER_QUESTION = re.compile(
@@ -121,13 +122,18 @@ class ExtractiveAnswerer:
         seen: set[str] = set()
         out: list[_Candidate] = []
         for n, passage in enumerate(passages[:QUOTED_PASSAGES], start=1):
+            # words the question shares with the document's title pick the document, not the
+            # sentence that answers; they count less when choosing sentences
+            title_terms = set(terms(passage.title))
+            weights = {t: w * (TITLE_TERM_WEIGHT if t in title_terms else 1.0)
+                       for t, w in idf.items()}
             for start, end in sentence_spans(passage.text):
                 sentence = " ".join(passage.text[start:end].split())
                 key = sentence.lower()
                 if key in seen or len(terms(sentence)) < 3:
                     continue  # overlapping chunks repeat sentences; headings say too little
                 seen.add(key)
-                lexical = weighted_coverage(question_terms, set(terms(sentence)), idf)
+                lexical = weighted_coverage(question_terms, set(terms(sentence)), weights)
                 out.append(_Candidate(n=n, text=sentence, lexical=lexical))
         out.sort(key=lambda c: -c.lexical)
         return out[:MAX_CANDIDATES]
@@ -146,7 +152,7 @@ class ExtractiveAnswerer:
         low, high = float(dense.min()), float(dense.max())
         for c in candidates:
             spread = (c.dense - low) / (high - low) if high > low else 1.0
-            c.score = (0.5 * c.lexical + 0.5 * spread - 0.03 * (c.n - 1)
+            c.score = (0.6 * c.lexical + 0.4 * spread - 0.03 * (c.n - 1)
                        + answer_type_bonus(question, c.text))
 
     def _choose(self, candidates: list[_Candidate]) -> list[_Candidate]:
