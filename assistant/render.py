@@ -88,14 +88,19 @@ def answer_text(answer: Answer) -> str:
                 lines.append(f"  [{n}] {p.title} ({where(p, answer.language)})")
         return "\n".join(lines).rstrip()
     lines.append(f"{labels['sources']}:")
+    by_number: dict[int, list[Citation]] = {}
     for c in answer.citations:
-        mark = "" if c.supported else f"  ⚠ {labels['unsupported']}"
-        if c.passage is None:
-            lines.append(f"  [{c.n}] ({labels['missing']}){mark}")
+        by_number.setdefault(c.n, []).append(c)
+    for n, group in by_number.items():
+        passage = group[0].passage
+        if passage is None:
+            lines.append(f"  [{n}] ({labels['missing']})  ⚠ {labels['unsupported']}")
             continue
-        lines.append(f"  [{c.n}] {c.passage.title} ({where(c.passage, answer.language)}){mark}")
-        if c.quote:
-            lines.append(f"      “{c.quote}”")
+        lines.append(f"  [{n}] {passage.title} ({where(passage, answer.language)})")
+        for c in group:
+            mark = "" if c.supported else f"  ⚠ {labels['unsupported']}"
+            if c.quote or mark:
+                lines.append(f"      “{c.quote}”{mark}")
     return "\n".join(lines).rstrip()
 
 
