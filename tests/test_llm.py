@@ -89,11 +89,14 @@ def test_answer_without_citations_falls_back_to_extractive(corpus_assistant, ser
     assert any("no valid citation" in f for f in answer.flagged_sentences)
 
 
+HANG_S = 20.0
+
+
 @pytest.mark.parametrize("reply, reason", [
     (Reply(garbage=True), "unexpected response"),
     (Reply(status=401), "HTTP 401"),
     (Reply(status=404), "HTTP 404"),
-    (Reply("sent too late [1].", delay_s=4.0), "timeout"),
+    (Reply("sent too late [1].", delay_s=HANG_S), "timeout"),
 ])
 @pytest.mark.parametrize("backend, suffix", [("openai", "/v1"), ("ollama", "")])
 def test_server_failures_give_one_message_and_the_extractive_answer(corpus_assistant, server,
@@ -102,7 +105,8 @@ def test_server_failures_give_one_message_and_the_extractive_answer(corpus_assis
     started = time.perf_counter()
     answer = llm_assistant(corpus_assistant, server, backend, suffix, True,
                            llm_api_key=SecretStr("sk-secret-test-key")).ask(QUESTION)
-    assert time.perf_counter() - started < 3.5  # the 2 s timeout holds; nothing hangs
+    # the 2 s timeout cuts the hanging server off long before it would answer
+    assert time.perf_counter() - started < HANG_S / 2
     assert answer.backend == "extractive" and "12 stycken jobbpakker" in answer.text
     assert reason in answer.notice
     assert "sk-secret-test-key" not in answer.notice
