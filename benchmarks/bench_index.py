@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -48,6 +49,7 @@ def main() -> int:
     started = time.perf_counter()
     full = assistant.index(rebuild=True, show_progress=sys.stderr.isatty())
     full_s = time.perf_counter() - started
+    build_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     shutil.copy2(held_back, held)
     started = time.perf_counter()
@@ -62,6 +64,7 @@ def main() -> int:
         "full_build_s": round(full_s, 2),
         "chunks_per_s": round(full.total_chunks / full_s, 1),
         "skipped": len(full.skipped),
+        "build_peak_rss_mb": round(build_rss_mb, 1),
         "add_one_document_s": round(one_s, 3),
         "add_one_embedded_chunks": one.embedded_chunks,
         "add_one_ratio": round(one_s / full_s, 5),

@@ -9,6 +9,8 @@ Prints and writes (JSON) for this machine:
   (4·n·d per token and layer for a sequence of n tokens, d = 384);
 - retrieval and extractive-answer latency p50/p95 over the gold questions, for the bundled corpus
   and for each --index given (e.g. one built with distractors by bench_index.py);
+- the peak resident memory of a serving process per index: each index is opened and queried in
+  a fresh child process that does nothing else;
 - vector and BM25 search latency alone on a synthetic index of --synthetic chunks (100k);
 - this process's peak resident memory.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import sys
@@ -95,6 +98,22 @@ def query_latency(assistant: Assistant, questions: list[str]) -> dict:
             "answer_p95_ms": round(percentile(answer, 0.95), 1)}
 
 
+def serve_and_measure(index_dir: str, corpus_dir: str | None, questions: list[str]) -> dict:
+    """Open an index and answer the questions, as a serving process would; with its peak RSS."""
+    overrides = {"index_dir": Path(index_dir)}
+    if corpus_dir:
+        overrides["corpus_dir"] = Path(corpus_dir)
+    result = query_latency(Assistant(load_settings(**overrides)), questions)
+    result["serving_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def in_child(fn, *args):
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
 def synthetic_search(n: int, queries: int = 50) -> dict:
     """Vector and BM25 search alone over n synthetic chunks."""
     import bm25s
@@ -146,10 +165,12 @@ def main() -> int:
         result["embedder"] = embedder_throughput(bundled)
         result["embedder"]["share_of_sgemm"] = round(
             result["embedder"]["gflops"] / result["sgemm_gflops"], 3)
-        result["query"] = {"bundled": query_latency(bundled, questions)}
+        result["bundled_build_peak_rss_mb"] = round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        result["query"] = {"bundled": in_child(serve_and_measure, str(Path(tmp) / "i"),
+                                               str(ROOT / "corpus"), questions)}
     for index in args.index:
-        assistant = Assistant(load_settings(index_dir=index))
-        result["query"][str(index)] = query_latency(assistant, questions)
+        result["query"][str(index)] = in_child(serve_and_measure, str(index), None, questions)
     if args.synthetic:
         result["synthetic"] = synthetic_search(args.synthetic)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
