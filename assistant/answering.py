@@ -13,7 +13,7 @@ import numpy as np
 from .citations import term_support, verify
 from .config import Settings
 from .embeddings import Embedder
-from .records import Answer, Passage
+from .records import Answer, DenseMargin, Passage
 from .text import detect_language, sentence_spans, terms
 
 ABSTAIN = {
@@ -89,7 +89,7 @@ class ExtractiveAnswerer:
         passages: list[Passage],
         idf: dict[str, float],
         query_vector: np.ndarray,
-        dense_margin: float,
+        dense_margin: DenseMargin,
     ) -> Answer:
         language = detect_language(question)
         question_terms = terms(question)
@@ -109,13 +109,14 @@ class ExtractiveAnswerer:
         return Answer(question=question, text=text, abstained=False, passages=passages,
                       citations=citations, language=language)
 
-    def _relevant(self, coverage: float, dense_margin: float) -> bool:
+    def _relevant(self, coverage: float, margin: DenseMargin) -> bool:
         """Answer when the best dense match stands out, or the passages hold most of the
         question's words; never when none of its words occur (a topical but foreign question)."""
         s = self.settings
         if coverage < s.min_any_coverage:
             return False
-        return dense_margin >= s.min_dense_margin or coverage >= s.min_term_coverage
+        return (margin.gap >= s.min_dense_margin or margin.in_sd >= s.min_dense_margin_sd
+                or coverage >= s.min_term_coverage)
 
     def _candidates(self, passages: list[Passage], question_terms: list[str],
                     idf: dict[str, float]) -> list[_Candidate]:

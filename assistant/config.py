@@ -55,9 +55,13 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     dense_candidates: int = Field(50, ge=1)
     bm25_candidates: int = Field(50, ge=1)
+    # zscore: each candidate's cosine and BM25 score, standardised over the candidates, summed
+    # with the weights; rrf: weighted reciprocal-rank fusion with rrf_k. Measured with the
+    # distractor corpus, zscore 0.6/0.4 lifted hit@5 0.80 -> 0.88 and MRR@10 0.66 -> 0.72.
+    fusion: Literal["zscore", "rrf"] = "zscore"
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(0.6, ge=0)
+    bm25_weight: float = Field(0.4, ge=0)
 
     answer_backend: Literal["extractive", "openai", "ollama"] = "extractive"
     # LLM answers (answer_backend openai or ollama). The key is read from ASSISTANT_LLM_API_KEY
@@ -71,10 +75,12 @@ class Settings(BaseSettings):
     llm_max_answer_tokens: int = Field(512, ge=32)
     llm_stream: bool = True
     max_answer_sentences: int = Field(3, ge=1, le=4)
-    # Abstention: answer when the best dense match stands out from the other candidates by
-    # min_dense_margin, or the best passage holds min_term_coverage of the question's words
-    # (IDF-weighted); never when it holds less than min_any_coverage of them.
+    # Abstention: answer when the best dense match stands out from dense ranks 11-50 by
+    # min_dense_margin (cosine) or by min_dense_margin_sd of their standard deviations (a measure
+    # that does not shrink as the index grows), or when the best passage holds min_term_coverage
+    # of the question's words (IDF-weighted); never when it holds less than min_any_coverage.
     min_dense_margin: float = Field(0.043, ge=0, le=1)
+    min_dense_margin_sd: float = Field(9.0, ge=0)
     min_term_coverage: float = Field(0.6, ge=0, le=1)
     min_any_coverage: float = Field(0.05, ge=0, le=1)
     min_citation_support: float = Field(0.5, ge=0, le=1)

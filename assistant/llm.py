@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from .answering import ABSTAIN
 from .citations import split_cited_sentences, verify
 from .config import Settings
-from .records import Answer, Passage
+from .records import Answer, DenseMargin, Passage
 from .text import detect_language
 from .tokens import count_tokens, get_encoding
 
@@ -161,7 +162,8 @@ class LLMAnswerer:
         self.model = model or create_chat_model(settings)
         self.name = settings.answer_backend
 
-    def answer(self, question: str, passages: list[Passage], idf, query_vector, dense_margin,
+    def answer(self, question: str, passages: list[Passage], idf: dict[str, float],
+               query_vector: np.ndarray, dense_margin: DenseMargin,
                on_token: Callable[[str], None] | None = None) -> Answer:
         language = detect_language(question)
         extractive = lambda: self.fallback.answer(question, passages, idf, query_vector,  # noqa: E731

@@ -16,7 +16,7 @@ from .config import Settings
 from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, expected_manifest, sync_index
-from .records import Answer, Passage
+from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
 from .store import IndexStore, LiveIndex, Snapshot
 from .text import terms
@@ -94,7 +94,7 @@ class Retrieval:
     passages: list[Passage]
     query_vector: np.ndarray
     idf: dict[str, float]
-    dense_margin: float
+    dense_margin: DenseMargin
 
 
 MAX_QUESTION_CHARS = 2000

@@ -79,3 +79,16 @@ class Answer:
     backend: str = "extractive"
     notice: str | None = None
     flagged_sentences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DenseMargin:
+    """How far the best dense match stands above the typical candidate (ranks 11-50 of the dense
+    search): a flat profile means nothing in the index is really about the question.
+
+    `gap` is in cosine; it shrinks as the index grows, since more texts crowd the ranks below the
+    best. `in_sd` is the same gap in standard deviations of ranks 11-50, which holds its scale.
+    """
+
+    gap: float = 0.0
+    in_sd: float = 0.0

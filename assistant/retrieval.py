@@ -1,4 +1,5 @@
-"""Hybrid search: dense top-N and BM25 top-N fused by weighted reciprocal rank, with filters."""
+"""Hybrid search: dense top-N and BM25 top-N, fused by standardised scores (or reciprocal rank),
+with filters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from .config import Settings
 from .embeddings import Embedder
-from .records import Passage
+from .records import DenseMargin, Passage
 from .store import Snapshot
 from .text import terms
 
@@ -46,19 +47,36 @@ def reciprocal_rank_fusion(
     return fused
 
 
+def zscore_fusion(scorings: list[tuple[dict[int, float], float]]) -> dict[int, float]:
+    """Sum of weight × standard score over the scorings; each scoring covers every candidate.
+
+    Standardising over the candidates puts cosines and BM25 scores on one scale, and unlike rank
+    fusion it keeps how far the best candidate of each method stands above the rest.
+    """
+    fused: dict[int, float] = {}
+    for scores, weight in scorings:
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        mean, spread = float(values.mean()), float(values.std())
+        for item, value in scores.items():
+            z = (value - mean) / spread if spread > 0 else 0.0
+            fused[item] = fused.get(item, 0.0) + weight * z
+    return fused
+
+
 @dataclass
 class SearchResult:
     passages: list[Passage]
-    # How far the best dense match stands above the typical candidate (top-1 cosine minus the
-    # mean of ranks 11-50): a flat profile means nothing in the index is really about the question.
-    dense_margin: float
+    dense_margin: DenseMargin
 
 
-def dense_margin(scores: list[float]) -> float:
+def dense_margin(scores: list[float]) -> DenseMargin:
+    """The best dense score against ranks 11-50 (or whatever ranks there are)."""
     if not scores:
-        return 0.0
+        return DenseMargin()
     tail = scores[10:] or scores[1:] or scores
-    return float(scores[0] - np.mean(tail))
+    gap = float(scores[0] - np.mean(tail))
+    spread = float(np.std(tail))
+    return DenseMargin(gap=gap, in_sd=gap / spread if spread > 0 else 0.0)
 
 
 class Retriever:
@@ -80,30 +98,37 @@ class Retriever:
         if search_filter is not None and not search_filter.is_empty():
             positions = snapshot.positions_for_sources(search_filter.allowed_sources(snapshot))
             if not len(positions):
-                return SearchResult([], 0.0)
+                return SearchResult([], DenseMargin())
         if query_vector is None:
             query_vector = self.embedder.embed_query(question)
         dense = snapshot.dense_search(query_vector, s.dense_candidates, positions)
-        lexical = snapshot.bm25_search(terms(question), s.bm25_candidates, positions)
-        fused = reciprocal_rank_fusion(
-            [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], s.bm25_weight)],
-            s.rrf_k,
-        )
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
+        all_bm25 = snapshot.bm25_scores(terms(question), positions)
+        lexical = snapshot.bm25_search([], s.bm25_candidates, positions, scores=all_bm25)
         dense_scores = dict(dense)
         bm25_scores = dict(lexical)
+        candidates = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
+        for chunk_id in candidates:
+            if chunk_id not in dense_scores:
+                dense_scores[chunk_id] = float(snapshot.vector(chunk_id) @ query_vector)
+            if chunk_id not in bm25_scores:
+                bm25_scores[chunk_id] = float(all_bm25[snapshot.position_of[chunk_id]])
+        if s.fusion == "zscore":
+            fused = zscore_fusion([(dense_scores, s.dense_weight), (bm25_scores, s.bm25_weight)])
+        else:
+            fused = reciprocal_rank_fusion(
+                [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], s.bm25_weight)],
+                s.rrf_k,
+            )
+        best = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         chunks = snapshot.chunks(best)
         passages = []
         for chunk_id in best:
             chunk = chunks[chunk_id]
             doc = snapshot.documents[chunk.source]
-            cosine = dense_scores.get(chunk_id)
-            if cosine is None:
-                cosine = float(snapshot.vector(chunk_id) @ query_vector)
             passages.append(Passage(
                 chunk_id=chunk_id, source=chunk.source, title=doc.title, text=chunk.text,
                 page=chunk.page, section=chunk.section, score=fused[chunk_id],
-                dense_score=cosine, bm25_score=bm25_scores.get(chunk_id, 0.0),
+                dense_score=dense_scores[chunk_id], bm25_score=bm25_scores[chunk_id],
                 organisation=doc.organisation, year=doc.year,
             ))
         return SearchResult(passages, dense_margin([score for _, score in dense]))

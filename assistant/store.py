@@ -174,6 +174,7 @@ class Snapshot:
         except sqlite3.Error as exc:
             raise IndexCorruptError(f"{path}/index.sqlite cannot be read ({exc})") from exc
         self.chunk_ids = np.array([p[0] for p in pairs], dtype=np.int64)
+        self.position_of = {int(chunk_id): pos for pos, chunk_id in enumerate(self.chunk_ids)}
         self.chunk_sources = np.array([p[1] for p in pairs], dtype=object)
         try:
             self.vectors = faiss.read_index(str(path / "vectors.faiss"))
@@ -234,19 +235,29 @@ class Snapshot:
         )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def bm25_search(
-        self, query_terms: Sequence[str], k: int, positions: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        if self.bm25 is None or not query_terms or k <= 0:
-            return []
-        known = [t for t in query_terms if t in self.bm25.vocab_dict]
+    def bm25_scores(
+        self, query_terms: Sequence[str], positions: np.ndarray | None = None
+    ) -> np.ndarray:
+        """BM25 score of every chunk, by position; 0 outside `positions` when given."""
+        scores = np.zeros(len(self), dtype=np.float32)
+        known = [t for t in query_terms if self.bm25 is not None and t in self.bm25.vocab_dict]
         if not known:
-            return []
+            return scores
         scores = self.bm25.get_scores(known)
         if positions is not None:
             mask = np.zeros(len(scores), dtype=bool)
             mask[positions] = True
             scores = np.where(mask, scores, 0.0)
+        return scores
+
+    def bm25_search(
+        self, query_terms: Sequence[str], k: int, positions: np.ndarray | None = None,
+        scores: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        if k <= 0 or not len(self):
+            return []
+        if scores is None:
+            scores = self.bm25_scores(query_terms, positions)
         k = min(k, int(np.count_nonzero(scores > 0)))
         if k == 0:
             return []

@@ -3,7 +3,8 @@
 import re
 
 from assistant.citations import split_cited_sentences, verify
-from assistant.records import Passage
+from assistant.records import DenseMargin, Passage
+from assistant.retrieval import dense_margin
 
 GLADSAXE = "vanorter-gladsaxe-pirkkala-ski-solna-2008.txt"
 
@@ -81,3 +82,27 @@ def test_support_is_computed_not_assumed():
 def test_markers_are_parsed_in_their_usual_forms():
     assert split_cited_sentences("A sats här. [1] B sats [2, 3]. C sats [4][5]") == [
         ("A sats här.", [1]), ("B sats.", [2, 3]), ("C sats", [4, 5])]
+
+
+def test_dense_margin_in_standard_deviations_keeps_its_scale():
+    # the same profile, once spread wide (a small index) and once packed tight (a large one):
+    # the cosine gap shrinks with the packing, the gap in standard deviations does not
+    tail = [0.80, 0.79, 0.78, 0.77, 0.76] * 8
+    wide = dense_margin([0.90] + [0.85] * 9 + tail)
+    packed = dense_margin([0.85] + [0.825] * 9 + [0.8 + (t - 0.8) / 2 for t in tail])
+    assert packed.gap < wide.gap
+    assert abs(packed.in_sd - wide.in_sd) < 1e-6
+    assert dense_margin([]) == DenseMargin()
+
+
+def test_a_match_standing_far_out_is_answered_even_when_the_cosine_gap_is_small(corpus_assistant):
+    retrieval = corpus_assistant.retrieve("Vad gjorde Gladsaxe med jobbpakker?")
+    answerer = corpus_assistant.answerer
+    args = (retrieval.question, retrieval.passages, {}, retrieval.query_vector)
+    # the words of the question are not counted (no IDF, the threshold out of reach), so only the
+    # dense margin decides
+    strict = answerer.settings.model_copy(update={"min_term_coverage": 1.01})
+    answerer = type(answerer)(answerer.embedder, strict)
+    assert answerer.answer(*args, DenseMargin(gap=0.01, in_sd=3.0)).abstained
+    assert not answerer.answer(*args, DenseMargin(gap=0.01, in_sd=12.0)).abstained
+    assert not answerer.answer(*args, DenseMargin(gap=0.08, in_sd=3.0)).abstained

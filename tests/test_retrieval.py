@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.evaluate import first_hit_rank, load_questions
-from assistant.retrieval import SearchFilter, reciprocal_rank_fusion
+from assistant.retrieval import Retriever, SearchFilter, reciprocal_rank_fusion, zscore_fusion
 
 from .conftest import QUESTIONS
 
@@ -52,3 +52,22 @@ def test_reciprocal_rank_fusion_rewards_agreement():
     fused = reciprocal_rank_fusion([([1, 2, 3], 1.0), ([3, 1, 4], 1.0)], k=60)
     assert max(fused, key=fused.get) == 1
     assert fused[3] > fused[2] and fused[4] < fused[2]
+
+
+def test_zscore_fusion_keeps_a_clear_winner_of_one_method():
+    # 7 stands far above the rest in BM25 and is second in dense: it should win over 1, which is
+    # only slightly ahead in dense and absent from BM25's top
+    dense = {1: 0.86, 2: 0.85, 3: 0.84, 7: 0.855}
+    bm25 = {1: 0.0, 2: 1.0, 3: 1.2, 7: 9.0}
+    fused = zscore_fusion([(dense, 0.6), (bm25, 0.4)])
+    assert max(fused, key=fused.get) == 7
+    assert zscore_fusion([({5: 0.9}, 1.0)]) == {5: 0.0}  # one candidate: nothing to standardise
+
+
+def test_rank_fusion_setting_still_answers(corpus_assistant):
+    settings = corpus_assistant.settings.model_copy(update={"fusion": "rrf", "dense_weight": 1.0,
+                                                             "bm25_weight": 1.0})
+    found = Retriever(corpus_assistant.embedder, settings).retrieve(
+        corpus_assistant.snapshot(), "Vad gjorde Gladsaxe med jobbpakker?", 5)
+    assert found.passages[0].source == "vanorter-gladsaxe-pirkkala-ski-solna-2008.txt"
+    assert all(a.score >= b.score for a, b in zip(found.passages, found.passages[1:]))
