@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from assistant.store import FAULT_ENV, IndexStore
+from assistant.store import FAULT_ENV, IndexCorruptError, IndexStore
 
 from .conftest import ROOT
 
@@ -72,22 +72,21 @@ def test_old_snapshots_are_cleaned_up(small_assistant, small_corpus):
     assert len(remaining) == 2 and store.current_name() in remaining
 
 
-def test_broken_current_pointer_is_a_clear_error(small_assistant):
-    small_assistant.index()
-    store = IndexStore(small_assistant.settings.index_dir)
-    (store.root / "CURRENT").write_text("../../etc\n")
-    from assistant.store import IndexCorruptError
+def index_with_current_pointing_at(assistant, target: str) -> IndexStore:
+    assistant.index()
+    store = IndexStore(assistant.settings.index_dir)
+    (store.root / "CURRENT").write_text(target + "\n")
+    return store
 
+
+def test_broken_current_pointer_is_a_clear_error(small_assistant):
+    store = index_with_current_pointing_at(small_assistant, "../../etc")
     with pytest.raises(IndexCorruptError, match="does not name a snapshot"):
         store.open()
 
 
 def test_rebuild_repairs_a_pointer_to_a_missing_snapshot(small_assistant):
-    small_assistant.index()
-    store = IndexStore(small_assistant.settings.index_dir)
-    (store.root / "CURRENT").write_text("gone\n")
-    from assistant.store import IndexCorruptError
-
+    store = index_with_current_pointing_at(small_assistant, "gone")
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         small_assistant.index()
     report = small_assistant.index(rebuild=True)
