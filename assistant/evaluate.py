@@ -287,23 +287,30 @@ def prepare_distractor_corpus(corpus_dir: Path, distractors: Path, workdir: Path
     catalog = corpus_dir / "catalog.toml"
     if catalog.is_file():
         shutil.copy2(catalog, combined / "catalog.toml")
-    if distractors.is_file() and distractors.name.endswith((".tar.gz", ".tgz", ".tar")):
-        unpacked = workdir / "distractors-unpacked"
+    count = copy_documents(distractors, combined / "distractors", workdir, limit)
+    return combined, count
+
+
+def copy_documents(documents: Path, target: Path, workdir: Path, limit: int | None = None) -> int:
+    """Copy the readable documents of a folder or .tar.gz archive into `target`, keeping their
+    relative paths; `limit` takes an evenly spread subset. Returns how many were copied."""
+    if documents.is_file() and documents.name.endswith((".tar.gz", ".tgz", ".tar")):
+        unpacked = workdir / f"{documents.name.split('.')[0]}-unpacked"
         if not unpacked.exists():
-            with tarfile.open(distractors) as archive:
+            with tarfile.open(documents) as archive:
                 archive.extractall(unpacked, filter="data")
-        distractors = unpacked
-    if not distractors.is_dir():
-        raise FileNotFoundError(f"distractor folder or archive {distractors} does not exist")
-    files = [(s, p) for s, p in corpus_files(distractors) if kind_of(p) is not None]
+        documents = unpacked
+    if not documents.is_dir():
+        raise FileNotFoundError(f"document folder or archive {documents} does not exist")
+    files = [(s, p) for s, p in corpus_files(documents) if kind_of(p) is not None]
     if limit is not None and limit < len(files):
         step = len(files) / limit
         files = [files[int(i * step)] for i in range(limit)]
     for source, path in files:
-        target = combined / "distractors" / source
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-    return combined, len(files)
+        destination = target / source
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, destination)
+    return len(files)
 
 
 def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None = None,

@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import load_settings  # noqa: E402
+from bench_index import peak_rss_mb  # noqa: E402
 from assistant.evaluate import load_questions  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
@@ -104,8 +104,7 @@ def serve_and_measure(index_dir: str, corpus_dir: str | None, questions: list[st
     if corpus_dir:
         overrides["corpus_dir"] = Path(corpus_dir)
     result = query_latency(Assistant(load_settings(**overrides)), questions)
-    result["serving_peak_rss_mb"] = round(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["serving_peak_rss_mb"] = peak_rss_mb()
     return result
 
 
@@ -143,6 +142,22 @@ def synthetic_search(n: int, queries: int = 50) -> dict:
             "bm25_p95_ms": round(percentile(lexical, 0.95), 2)}
 
 
+def bundled_figures(questions: list[str]) -> dict:
+    """Build the bundled corpus into a temporary index; the embedder's throughput; its queries."""
+    result: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        bundled = Assistant(load_settings(corpus_dir=ROOT / "corpus", index_dir=Path(tmp) / "i"))
+        started = time.perf_counter()
+        report = bundled.index()
+        result["bundled_build_s"] = round(time.perf_counter() - started, 2)
+        result["bundled_chunks"] = report.total_chunks
+        result["embedder"] = embedder_throughput(bundled)
+        result["bundled_build_peak_rss_mb"] = peak_rss_mb()
+        result["query"] = {"bundled": in_child(serve_and_measure, str(Path(tmp) / "i"),
+                                               str(ROOT / "corpus"), questions)}
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, action="append", default=[],
@@ -155,25 +170,14 @@ def main() -> int:
     questions = [q.question for q in load_questions(args.questions)]
     result: dict = {"machine": {"cpus": os.cpu_count()}}
     result["sgemm_gflops"] = round(sgemm_gflops(), 1)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        bundled = Assistant(load_settings(corpus_dir=ROOT / "corpus", index_dir=Path(tmp) / "i"))
-        started = time.perf_counter()
-        report = bundled.index()
-        result["bundled_build_s"] = round(time.perf_counter() - started, 2)
-        result["bundled_chunks"] = report.total_chunks
-        result["embedder"] = embedder_throughput(bundled)
-        result["embedder"]["share_of_sgemm"] = round(
-            result["embedder"]["gflops"] / result["sgemm_gflops"], 3)
-        result["bundled_build_peak_rss_mb"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        result["query"] = {"bundled": in_child(serve_and_measure, str(Path(tmp) / "i"),
-                                               str(ROOT / "corpus"), questions)}
+    result.update(bundled_figures(questions))
+    result["embedder"]["share_of_sgemm"] = round(
+        result["embedder"]["gflops"] / result["sgemm_gflops"], 3)
     for index in args.index:
         result["query"][str(index)] = in_child(serve_and_measure, str(index), None, questions)
     if args.synthetic:
         result["synthetic"] = synthetic_search(args.synthetic)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2), "utf-8")
