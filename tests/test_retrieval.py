@@ -14,7 +14,7 @@ COVERED = [
     "t-syfte", "t-ambassador", "t-utsatt", "t-seminarium-efter",
     "e-pengar", "e-krav", "e-systemniva", "e-talare",
     "n-forutsattningar", "n-valdeltagande", "n-openlab", "n-knowyourrights", "n-laxlasning",
-    "l-datum", "l-vard", "l-perols", "l-deltagare",
+    "l-datum", "l-vard", "l-perols", "l-deltagare", "l-dive-stader",
 ]
 GOLD = {q.id: q for q in load_questions(QUESTIONS)}
 

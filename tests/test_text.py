@@ -14,6 +14,14 @@ def test_terms_drop_stopwords_in_both_languages():
     assert terms("What did Gladsaxe do with the jobbpakker?") == terms("Vad gjorde Gladsaxe med jobbpakker?")
 
 
+def test_hyphenated_compound_counts_whole_and_as_parts():
+    found = terms("Vilka städer var med i DIVE-projektet?")
+    assert normalise_word("dive") in found
+    assert normalise_word("projektet") in found
+    assert normalise_word("dive-projektet") in found
+    assert terms("ESF-rådet") == [normalise_word("esf-rådet"), "esf", normalise_word("rådet")]
+
+
 def test_language_of_questions():
     assert detect_language("Vad gjorde Gladsaxe med jobbpakker?") == "sv"
     assert detect_language("What did Gladsaxe do with jobbpakker?") == "en"
