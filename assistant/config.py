@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     fast_engine: bool = True
 
     chunk_tokens: int = Field(200, ge=20, le=480)
-    chunk_overlap: int = Field(40, ge=0)
+    chunk_overlap: int = Field(120, ge=0)  # measured: more overlap carries a section's subject into the next chunk
 
     top_k: int = Field(5, ge=1, le=50)
     dense_candidates: int = Field(50, ge=1)

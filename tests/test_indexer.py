@@ -80,11 +80,11 @@ def test_changed_chunk_settings_are_a_clear_error(small_assistant, embedder):
     from assistant.pipeline import Assistant
 
     small_assistant.index()
-    changed = small_assistant.settings.model_copy(update={"chunk_tokens": 100})
+    changed = small_assistant.settings.model_copy(update={"chunk_tokens": 160})
     with pytest.raises(IndexMismatchError) as err:
         Assistant(changed, embedder=embedder).index()
     message = str(err.value)
-    assert "200 tokens" in message and "100 tokens" in message and "--rebuild" in message
+    assert "200 tokens" in message and "160 tokens" in message and "--rebuild" in message
     report = Assistant(changed, embedder=embedder).index(rebuild=True)
     assert report.embedded_chunks == report.total_chunks
 
