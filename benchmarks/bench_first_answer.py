@@ -34,6 +34,7 @@ def main() -> int:
         work = Path(tmp)
         shutil.copytree(ROOT / "corpus", work / "corpus")
         shutil.copy(ROOT / "app.py", work / "app.py")
+        shutil.copytree(ROOT / ".streamlit", work / ".streamlit")  # the app's own server config
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
