@@ -103,15 +103,13 @@ class Retriever:
             query_vector = self.embedder.embed_query(question)
         dense = snapshot.dense_search(query_vector, s.dense_candidates, positions)
         all_bm25 = snapshot.bm25_scores(terms(question), positions)
-        lexical = snapshot.bm25_search([], s.bm25_candidates, positions, scores=all_bm25)
-        dense_scores = dict(dense)
-        bm25_scores = dict(lexical)
+        lexical = snapshot.top_by_score(all_bm25, s.bm25_candidates)
         candidates = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
+        dense_scores = dict(dense)
         for chunk_id in candidates:
             if chunk_id not in dense_scores:
                 dense_scores[chunk_id] = float(snapshot.vector(chunk_id) @ query_vector)
-            if chunk_id not in bm25_scores:
-                bm25_scores[chunk_id] = float(all_bm25[snapshot.position_of[chunk_id]])
+        bm25_scores = {i: float(all_bm25[snapshot.position_of[i]]) for i in candidates}
         if s.fusion == "zscore":
             fused = zscore_fusion([(dense_scores, s.dense_weight), (bm25_scores, s.bm25_weight)])
         else:

@@ -256,13 +256,14 @@ class Snapshot:
         return scores
 
     def bm25_search(
-        self, query_terms: Sequence[str], k: int, positions: np.ndarray | None = None,
-        scores: np.ndarray | None = None,
+        self, query_terms: Sequence[str], k: int, positions: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
+        return self.top_by_score(self.bm25_scores(query_terms, positions), k)
+
+    def top_by_score(self, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The `k` chunks with the highest positive score (scores by position), as (id, score)."""
         if k <= 0 or not len(self):
             return []
-        if scores is None:
-            scores = self.bm25_scores(query_terms, positions)
         k = min(k, int(np.count_nonzero(scores > 0)))
         if k == 0:
             return []
