@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +87,13 @@ class Settings(BaseSettings):
 
     max_file_mb: float = Field(50.0, gt=0)
 
+    @model_validator(mode="after")
+    def _overlap_below_chunk_size(self) -> "Settings":
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                             f"chunk_tokens ({self.chunk_tokens})")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -112,6 +119,8 @@ def load_settings(**overrides: object) -> Settings:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ConfigError(f"invalid settings ({problems})") from exc
+        path = _config_file()
+        where = f" from {path}, the environment or the command line" if path else ""
+        raise ConfigError(f"invalid settings{where} ({problems})") from exc
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML file
         raise ConfigError(f"cannot read configuration: {exc}") from exc

@@ -1,0 +1,30 @@
+"""Settings from an untrusted config file: bad values are named, with the file they came from."""
+
+import pytest
+
+from assistant.config import ConfigError, load_settings
+
+
+def test_bad_values_in_config_file_name_the_file_and_each_field(tmp_path, monkeypatch):
+    config = tmp_path / "assistant.toml"
+    config.write_text('fusion = "magic"\nmin_dense_margin_sd = -1\n', "utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert str(config) in message
+    assert "fusion" in message and "min_dense_margin_sd" in message
+
+
+def test_overlap_not_below_chunk_size_is_refused(monkeypatch):
+    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="chunk_overlap"):
+        load_settings(chunk_tokens=100, chunk_overlap=120)
+
+
+def test_malformed_config_file_is_a_clear_error(tmp_path, monkeypatch):
+    config = tmp_path / "assistant.toml"
+    config.write_text("fusion = [unclosed\n", "utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load_settings()
