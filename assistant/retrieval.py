@@ -1,14 +1,16 @@
 """Hybrid search: dense top-N and BM25 top-N, fused by standardised scores (or reciprocal rank),
-with filters."""
+with filters; the best fused candidates are then re-ranked by their latent terms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from .config import Settings
 from .embeddings import Embedder
+from .latent_terms import LatentVector
 from .records import DenseMargin, Passage
 from .store import Snapshot
 from .text import terms
@@ -61,6 +63,29 @@ def zscore_fusion(scorings: list[tuple[dict[int, float], float]]) -> dict[int, f
             z = (value - mean) / spread if spread > 0 else 0.0
             fused[item] = fused.get(item, 0.0) + weight * z
     return fused
+
+
+def latent_rerank(
+    fused: dict[int, float], latent_of: Callable[[list[int]], dict[int, LatentVector]],
+    query: LatentVector, candidates: int, weight: float,
+) -> dict[int, float]:
+    """Re-score the best `candidates` of `fused` as z(fused) + weight × z(latent-term score).
+
+    Only the head of the list is reordered: the other candidates keep their order below it.
+    """
+    order = sorted(fused, key=lambda i: (-fused[i], i))
+    head, tail = order[:candidates], order[candidates:]
+    if len(head) < 2:
+        return dict(fused)
+    latent = latent_of(head)
+    rescored = zscore_fusion([
+        ({i: fused[i] for i in head}, 1.0),
+        ({i: latent[i].dot(query) if i in latent else 0.0 for i in head}, weight),
+    ])
+    if tail:
+        shift = min(rescored.values()) - 1.0 - fused[tail[0]]
+        rescored.update({i: fused[i] + shift for i in tail})
+    return rescored
 
 
 @dataclass
@@ -117,6 +142,10 @@ class Retriever:
                 [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], s.bm25_weight)],
                 s.rrf_k,
             )
+        if s.latent_rerank and snapshot.manifest.latent_terms == self.embedder.latent_id != "":
+            fused = latent_rerank(fused, snapshot.latent_terms,
+                                  self.embedder.latent_terms([question])[0],
+                                  s.rerank_candidates, s.latent_weight)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         chunks = snapshot.chunks(best)
         passages = []

@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .latent_terms import LatentVector
 from .records import Chunk, Document
 from .text import ANALYZER, terms
 
@@ -83,14 +84,16 @@ class Manifest:
     created_at: str
     documents: int = 0
     chunks: int = 0
+    latent_terms: str = ""  # id of the sparse head whose vectors are stored; "" for none
 
     def vector_key(self) -> tuple:
         """What the stored vectors and chunks depend on: a change needs a rebuild."""
         return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer)
 
     def describe(self) -> str:
+        latent = f"latent terms {self.latent_terms}" if self.latent_terms else "no latent terms"
         return (f"embedder {self.embedder_id} (dim {self.dim}), chunks of "
-                f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap, "
+                f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap, {latent}, "
                 f"text analyzer {self.analyzer}")
 
 
@@ -119,6 +122,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER, section TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE TABLE IF NOT EXISTS latent_terms (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(chunk_id), features BLOB NOT NULL,
+    weights BLOB NOT NULL
+);
 """
 
 
@@ -176,9 +183,15 @@ class Snapshot:
             ).fetchall()
             self.documents = {r[0]: DocumentRow(*r) for r in rows}
             pairs = self._db.execute("SELECT chunk_id, source FROM chunks ORDER BY chunk_id").fetchall()
+            latent_rows = self._db.execute("SELECT COUNT(*) FROM latent_terms").fetchone()[0] \
+                if self.manifest.latent_terms else 0
         except sqlite3.Error as exc:
             raise IndexCorruptError(f"{path}/index.sqlite cannot be read ({exc})") from exc
         self.chunk_ids = np.array([p[0] for p in pairs], dtype=np.int64)
+        if self.manifest.latent_terms and latent_rows != len(pairs):
+            raise IndexCorruptError(
+                f"{path}/index.sqlite has latent terms for {latent_rows} of {len(pairs)} chunks. "
+                "Rebuild the index: python -m assistant index --rebuild")
         self.position_of = {int(chunk_id): pos for pos, chunk_id in enumerate(self.chunk_ids)}
         self.chunk_sources = np.array([p[1] for p in pairs], dtype=object)
         try:
@@ -214,6 +227,13 @@ class Snapshot:
                 "Rebuild it with: python -m assistant index --rebuild "
                 "(or set the settings back)."
             )
+        if self.manifest.latent_terms != expected.latent_terms and for_writing:
+            # readers just re-rank or not; a writer would leave some chunks without them
+            raise IndexMismatchError(
+                f"the index in {self.path.parent.parent} was built with "
+                f"{self.manifest.describe()}, but the settings ask for {expected.describe()}. "
+                "Rebuild it with: python -m assistant index --rebuild "
+                "(or set latent_rerank back).")
         if self.manifest.analyzer != expected.analyzer and not for_writing:
             raise IndexMismatchError(
                 f"the keyword index in {self.path.parent.parent} uses text analyzer "
@@ -287,6 +307,24 @@ class Snapshot:
 
     def vector(self, chunk_id: int) -> np.ndarray:
         return self.vectors.reconstruct(int(chunk_id))
+
+    @property
+    def has_latent_terms(self) -> bool:
+        return bool(self.manifest.latent_terms)
+
+    def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
+        if not chunk_ids or not self.has_latent_terms:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._db_lock:
+            rows = self._db.execute(
+                f"SELECT chunk_id, features, weights FROM latent_terms WHERE chunk_id IN ({marks})",
+                [int(i) for i in chunk_ids],
+            ).fetchall()
+        try:
+            return {r[0]: LatentVector.from_blobs(r[1], r[2]) for r in rows}
+        except (ValueError, TypeError) as exc:
+            raise IndexCorruptError(f"{self.path}/index.sqlite: unreadable latent terms ({exc})") from exc
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         if not chunk_ids:
@@ -448,14 +486,21 @@ class SnapshotWriter:
         ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE source = ?", (source,))]
         if ids:
             self.vectors.remove_ids(np.array(ids, dtype=np.int64))
+        self.db.execute("DELETE FROM latent_terms WHERE chunk_id IN "
+                        "(SELECT chunk_id FROM chunks WHERE source = ?)", (source,))
         self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
         self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
         return len(ids)
 
-    def put_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Insert or replace a document with its chunks and their vectors."""
+    def put_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray,
+                     latent: Sequence[LatentVector] | None = None) -> None:
+        """Insert or replace a document with its chunks, their vectors and, where the index keeps
+        them, their latent-term vectors."""
         if len(chunks) != len(vectors):
             raise ValueError(f"{document.source}: {len(chunks)} chunks but {len(vectors)} vectors")
+        if self.manifest.latent_terms and (latent is None or len(latent) != len(chunks)):
+            raise ValueError(f"{document.source}: {len(chunks)} chunks but "
+                             f"{0 if latent is None else len(latent)} latent-term vectors")
         self.remove_document(document.source)
         self._write_document_row(document)
         ids = np.arange(self._next_id, self._next_id + len(chunks), dtype=np.int64)
@@ -466,6 +511,11 @@ class SnapshotWriter:
             [(int(i), c.source, c.order, c.text, c.start, c.end, c.page, c.section)
              for i, c in zip(ids, chunks)],
         )
+        if self.manifest.latent_terms:
+            self.db.executemany(
+                "INSERT INTO latent_terms (chunk_id, features, weights) VALUES (?, ?, ?)",
+                [(int(i), *vector.to_blobs()) for i, vector in zip(ids, latent)],
+            )
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
 
