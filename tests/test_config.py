@@ -28,3 +28,15 @@ def test_malformed_config_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
     with pytest.raises(ConfigError, match="cannot read configuration"):
         load_settings()
+
+
+def test_bad_rerank_values_are_named(tmp_path, monkeypatch):
+    config = tmp_path / "assistant.toml"
+    config.write_text('latent_weight = -0.5\nrerank_candidates = 0\nlatent_rerank = "perhaps"\n',
+                      "utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert str(config) in message
+    assert all(name in message for name in ("latent_weight", "rerank_candidates", "latent_rerank"))

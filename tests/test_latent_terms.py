@@ -112,6 +112,23 @@ def test_missing_latent_terms_are_reported_as_a_damaged_index(small_assistant):
     assert "--rebuild" in str(err.value)
 
 
+def test_an_unreadable_latent_vector_is_reported_and_a_rebuild_restores_the_index(small_assistant):
+    from assistant.pipeline import Assistant
+
+    question = "Vilken ambassadör medverkar på seminariet den 14 april?"
+    small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    db = sqlite3.connect(store.snapshots_dir / store.current_name() / "index.sqlite")
+    db.execute("UPDATE latent_terms SET weights = x'00'")  # odd length: not float16 weights
+    db.commit()
+    db.close()
+    reader = Assistant(small_assistant.settings, embedder=small_assistant.embedder)
+    with pytest.raises(IndexCorruptError, match="index.sqlite: unreadable latent terms"):
+        reader.ask(question)
+    reader.index(rebuild=True)
+    assert "Volkoff" in reader.ask(question).text
+
+
 def test_turning_the_rerank_off_needs_no_rebuild_to_read_but_one_to_write(
         small_corpus, tmp_path, embedder):
     from assistant.pipeline import Assistant

@@ -5,33 +5,10 @@
  * vectors equal e5_embed_sparse's within float rounding. Texts longer than one model window go
  * through e5_embed_sparse itself.
  *
- * out_idx / out_val hold top_k entries per text; out_nnz[i] is the number kept for text i
- * (sorted by weight, descending). Returns 0, or -1 without a sparse head. */
+ * out_pooled holds the sparse_N pooled activations of each text (most are zero); the caller keeps
+ * the strongest. Returns 0, or -1 without a sparse head. */
 
-static void sparse_select(const float *pooled, int N, int top_k, int32_t *out_idx,
-                          float *out_val, int32_t *out_nnz) {
-    int hn = 0;
-    for (int j = 0; j < N; j++) {
-        float v = pooled[j];
-        if (v <= 0.f) continue;
-        if (hn < top_k) {
-            out_idx[hn] = j; out_val[hn] = v; hn++;
-            if (hn == top_k)
-                for (int s = top_k / 2 - 1; s >= 0; s--) heap_sift(out_val, out_idx, s, top_k);
-        } else if (v > out_val[0]) {
-            out_val[0] = v; out_idx[0] = j; heap_sift(out_val, out_idx, 0, top_k);
-        }
-    }
-    for (int i = 1; i < hn; i++) {
-        float v = out_val[i]; int32_t id = out_idx[i]; int j = i - 1;
-        while (j >= 0 && out_val[j] < v) { out_val[j + 1] = out_val[j]; out_idx[j + 1] = out_idx[j]; j--; }
-        out_val[j + 1] = v; out_idx[j + 1] = id;
-    }
-    *out_nnz = hn;
-}
-
-int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, int top_k,
-                          int32_t *out_idx, float *out_val, int32_t *out_nnz) {
+int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, float *out_pooled) {
     if (!m->has_sae) return -1;
     int H = m->H, WMAX = m->MAXP - 2, nbmax = H / QK, N = m->sae_N;
     int **content = (int **)malloc(sizeof(int *) * (n > 0 ? n : 1));
@@ -40,13 +17,17 @@ int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, int top_k,
         int capc = (int)strlen(texts[i]) + 4;
         content[i] = (int *)malloc(sizeof(int) * capc);
         clen[i] = tok_content(&m->tok, texts[i], content[i], capc);
-        if (clen[i] > WMAX) {  /* several windows: the shipped path */
-            out_nnz[i] = e5_embed_sparse(m, texts[i], top_k, out_idx + (size_t)i * top_k,
-                                         out_val + (size_t)i * top_k);
+        if (clen[i] > WMAX) {  /* several windows: the shipped path, every nonzero kept */
+            float *row = out_pooled + (size_t)i * N;
+            int32_t *idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
+            float *val = (float *)malloc(sizeof(float) * (size_t)N);
+            int nnz = e5_embed_sparse(m, texts[i], N, idx, val);
+            memset(row, 0, sizeof(float) * (size_t)N);
+            for (int j = 0; j < nnz; j++) row[idx[j]] = val[j];
+            free(idx); free(val);
             clen[i] = -1;
         }
     }
-    float *pooled = (float *)malloc(sizeof(float) * (size_t)N);
     int budget = E5_CHUNK_TOKENS / 4;
     if (budget < m->MAXP) budget = m->MAXP;
     for (int i0 = 0; i0 < n; ) {
@@ -77,6 +58,7 @@ int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, int top_k,
         forward_batch(m, ids, pos, ss, se, segoff, nseg, (int)T, NULL, hid);
         for (s = 0; s < nseg; s++) {
             int i = segtext[s], cl = segoff[s + 1] - segoff[s] - 2;
+            float *pooled = out_pooled + (size_t)i * N;
             memset(pooled, 0, sizeof(float) * (size_t)N);
             if (cl > 0) {  /* content tokens only (skip bos/eos), as e5_embed_sparse */
                 const float *xc = hid + (size_t)(segoff[s] + 1) * H;
@@ -87,13 +69,10 @@ int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, int top_k,
                 project_sae(m, aq, ad, as, cl, pooled);
                 free(aq); free(ad); free(as);
             }
-            sparse_select(pooled, N, top_k, out_idx + (size_t)i * top_k,
-                          out_val + (size_t)i * top_k, out_nnz + i);
         }
         free(ids); free(pos); free(ss); free(se); free(segoff); free(segtext); free(hid);
         i0 = i1;
     }
-    free(pooled);
     for (int i = 0; i < n; i++) free(content[i]);
     free(content); free(clen);
     return 0;
