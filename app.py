@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assistant.config import ConfigError, Settings, load_settings
+from assistant.config import ConfigError, Settings, load_settings, settings_key
+from assistant.conversation import Turn
 from assistant.pipeline import Assistant
 from assistant.render import (LABELS, conversation_markdown, escape_markdown,
                               highlighted_passage, where)
@@ -17,9 +18,10 @@ st.set_page_config(page_title="Integration documents assistant", page_icon="📄
 
 
 @st.cache_resource(show_spinner=False)
-def get_assistant(settings_json: str) -> Assistant:
-    # keyed by the settings, so a changed configuration gets its own assistant
-    return Assistant(Settings.model_validate_json(settings_json))
+def get_assistant(key: str, _settings: Settings) -> Assistant:
+    # keyed by a fingerprint of the settings (secrets hashed), so a changed configuration gets its
+    # own assistant; the settings themselves are passed as they are, API key intact
+    return Assistant(_settings)
 
 
 def build_index_if_missing(assistant: Assistant) -> None:
@@ -40,6 +42,8 @@ def build_index_if_missing(assistant: Assistant) -> None:
 
 def show_answer(answer) -> None:
     labels = LABELS[answer.language]
+    if answer.searched_for:
+        st.caption(f"{labels['searched_for']}: {escape_markdown(answer.searched_for)}")
     if answer.notice:
         st.info(answer.notice)
     st.markdown(_answer_markdown(answer.text))
@@ -151,7 +155,8 @@ def main() -> None:
     st.session_state.setdefault("messages", [])
     st.session_state.setdefault("upload_round", 0)
     try:
-        assistant = get_assistant(load_settings().model_dump_json())
+        settings = load_settings()
+        assistant = get_assistant(settings_key(settings), settings)
         build_index_if_missing(assistant)
         search_filter = sidebar(assistant)
     except (ConfigError, CatalogError, IndexError_, FileNotFoundError) as exc:
@@ -179,10 +184,13 @@ def main() -> None:
             streamed.append(piece)
             live.markdown(escape_markdown("".join(streamed)) + " ▌")
 
+        history = [Turn(m["answer"].question, m["answer"].text, m["answer"].searched_for)
+                   for m in st.session_state.messages if "answer" in m]
         try:
             answer = assistant.ask(question, top_k=st.session_state.top_k,
                                    search_filter=search_filter,
-                                   backend=st.session_state.backend, on_token=on_token)
+                                   backend=st.session_state.backend, on_token=on_token,
+                                   history=history)
         except (ValueError, IndexError_) as exc:
             live.empty()
             st.error(str(exc))

@@ -90,8 +90,9 @@ class ExtractiveAnswerer:
         idf: dict[str, float],
         query_vector: np.ndarray,
         dense_margin: DenseMargin,
+        language: str | None = None,
     ) -> Answer:
-        language = detect_language(question)
+        language = language or detect_language(question)
         question_terms = terms(question)
         coverage = [weighted_coverage(question_terms, set(terms(p.text)), idf) for p in passages]
         if not passages or not self._relevant(max(coverage), dense_margin):

@@ -8,6 +8,7 @@ when it is part of a compound in the passage.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .records import Citation, Passage
 from .text import sentence_spans, terms
@@ -86,3 +87,34 @@ def verify(answer: str, passages: list[Passage], min_support: float) -> list[Cit
                 support=round(support, 3), passage=passage, quote=quote,
             ))
     return citations
+
+
+@dataclass(frozen=True)
+class CitationQuality:
+    """How well an answer's own citations support it, in the manner of ALCE: a sentence counts
+    for recall when its cited passages together support it (a sentence citing nothing does
+    not); a citation counts for precision when its passage alone supports its sentence (one
+    pointing at no passage does not)."""
+
+    sentences: int
+    supported_sentences: int
+    citations: int
+    supporting_citations: int
+
+
+def citation_quality(text: str, passages: list[Passage], min_support: float) -> CitationQuality:
+    sentences = supported = cited = supporting = 0
+    for sentence, numbers in split_cited_sentences(text):
+        claim_terms = terms(sentence)
+        if not claim_terms:
+            continue  # "Ja." states nothing to support
+        sentences += 1
+        valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
+        cited += len(dict.fromkeys(numbers))
+        together: set[str] = set()
+        for n in valid:
+            passage_terms = set(terms(passages[n - 1].text))
+            together |= passage_terms
+            supporting += term_support(claim_terms, passage_terms) >= min_support
+        supported += bool(valid) and term_support(claim_terms, together) >= min_support
+    return CitationQuality(sentences, supported, cited, supporting)

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from .catalog import CatalogError
 from .config import ConfigError, load_settings
+from .conversation import HistoryError, load_history
 from .embeddings import EmbedderError
 from .evaluate import QuestionSetError
 from .store import IndexError_
+
+
+DEFAULT_FOLLOWUPS = Path("eval/followups.jsonl")
 
 
 def _settings(args: argparse.Namespace):
@@ -43,12 +47,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .pipeline import Assistant, clean_question
     from .render import answer_json, answer_text
 
-    clean_question(args.question)  # a bad question fails before any index work
+    clean_question(args.question)  # a bad question or history fails before any index work
+    history = load_history(args.history) if args.history else []
     assistant = Assistant(_settings(args))
     report = assistant.ensure_index(show_progress=sys.stderr.isatty())
     if report is not None:
         print(f"built the index: {report.summary()}", file=sys.stderr)
-    answer = assistant.ask(args.question, top_k=args.top_k)
+    answer = assistant.ask(args.question, top_k=args.top_k, history=history)
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
     else:
@@ -61,14 +66,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
                            markdown_report, table)
 
     settings = _settings(args)
+    followups = args.followups
+    if followups == DEFAULT_FOLLOWUPS and not followups.is_file():
+        followups = None  # a checkout without the set; a named file must exist
     run = evaluate(settings, args.questions, corpus_dir=args.corpus, distractors=args.distractors,
-                   distractor_limit=args.distractor_limit, index_dir=args.index, top_k=args.top_k)
+                   distractor_limit=args.distractor_limit, index_dir=args.index, top_k=args.top_k,
+                   followups_path=None if args.no_followups else followups)
     for note in run.notes:
         print(note, file=sys.stderr)
     print(table(run.values))
     if args.json:
         payload = {"metrics": run.values, "notes": run.notes,
-                   "questions": [r.as_json() for r in run.results]}
+                   "questions": [r.as_json() for r in run.results],
+                   "followups": [f.as_json() for f in run.followups]}
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
     if args.report:
         title = "Evaluation" + (f" with distractors from {args.distractors}" if args.distractors else "")
@@ -81,6 +91,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"threshold not met: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _backend_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=["extractive", "openai", "ollama"],
+                   help="answer backend (default: extractive, or ASSISTANT_ANSWER_BACKEND)")
+    p.add_argument("--llm-base-url", help="LLM server URL, e.g. http://localhost:11434")
+    p.add_argument("--llm-model", help="LLM model name on that server")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="index folder (default: index/)")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
-    p.add_argument("--backend", choices=["extractive", "openai", "ollama"],
-                   help="answer backend (default: extractive, or ASSISTANT_ANSWER_BACKEND)")
-    p.add_argument("--llm-base-url", help="LLM server URL, e.g. http://localhost:11434")
-    p.add_argument("--llm-model", help="LLM model name on that server")
+    p.add_argument("--history", type=Path, metavar="FILE",
+                   help='earlier turns as a JSON list of {"question": …, "answer": …}; a '
+                        "follow-up question is read in their light")
+    _backend_arguments(p)
     p.set_defaults(func=cmd_ask)
 
     from .evaluate import HIGHER_IS_BETTER, LOWER_IS_BETTER
@@ -120,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder or .tar.gz of documents to index alongside the corpus")
     p.add_argument("--distractor-limit", type=int, help="use an evenly spread subset of N")
     p.add_argument("--top-k", type=int, help="passages shown with each answer (default 5)")
+    p.add_argument("--followups", type=Path, default=DEFAULT_FOLLOWUPS,
+                   help="follow-up conversations to evaluate (default: eval/followups.jsonl)")
+    p.add_argument("--no-followups", action="store_true", help="skip the follow-up conversations")
+    _backend_arguments(p)
     p.add_argument("--json", type=Path, help="write metrics and per-question results here")
     p.add_argument("--report", type=Path, help="write a Markdown report of failures here")
     for metric in HIGHER_IS_BETTER:
@@ -136,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, CatalogError, QuestionSetError, EmbedderError, IndexError_, FileNotFoundError,
-            ValueError) as exc:
+    except (ConfigError, CatalogError, QuestionSetError, EmbedderError, IndexError_, HistoryError,
+            FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -131,3 +133,15 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"invalid settings{where} ({problems})") from exc
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML file
         raise ConfigError(f"cannot read configuration: {exc}") from exc
+
+
+def settings_key(settings: Settings) -> str:
+    """A cache key that changes with every setting, secrets included, and holds none of them.
+
+    Pydantic masks a secret when settings are serialised, so a round trip through JSON would turn
+    an API key into asterisks; the key hashes each secret instead and keeps the object intact."""
+    values = settings.model_dump(mode="json")
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            values[name] = hashlib.sha256(value.get_secret_value().encode()).hexdigest()
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()

@@ -9,10 +9,13 @@ import shutil
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .citations import CitationQuality, citation_quality
 from .config import Settings
+from .conversation import Turn
 from .documents import kind_of
 from .indexer import corpus_files
 from .records import Answer, Passage
@@ -40,6 +43,22 @@ class QuestionSetError(ValueError):
     pass
 
 
+def half(question_id: str) -> str:
+    """The fixed split of every question set: "tune" (weights, thresholds and rules may be chosen
+    on it) or "test" (nothing is tuned on it), by a checksum of the id."""
+    return "tune" if zlib.crc32(question_id.encode("utf-8")) % 2 == 0 else "test"
+
+
+def _gold(raw: dict, qid: str, answerable: bool) -> GoldQuestion:
+    evidence = []
+    if answerable:
+        evidence.append(Evidence(raw["source"], raw["evidence"]))
+        evidence += [Evidence(a["source"], a["evidence"]) for a in raw.get("also", [])]
+    return GoldQuestion(id=qid, question=raw["question"], answerable=answerable,
+                        evidence=evidence, keywords=raw.get("keywords") or [],
+                        language=raw.get("language"))
+
+
 def normalise(text: str) -> str:
     return " ".join(text.split()).lower()
 
@@ -52,23 +71,58 @@ def load_questions(path: Path) -> list[GoldQuestion]:
             continue
         try:
             raw = json.loads(line)
-            answerable = bool(raw["answerable"])
-            evidence = []
-            if answerable:
-                evidence.append(Evidence(raw["source"], raw["evidence"]))
-                evidence += [Evidence(a["source"], a["evidence"]) for a in raw.get("also", [])]
-            q = GoldQuestion(id=str(raw["id"]), question=raw["question"], answerable=answerable,
-                             evidence=evidence, keywords=raw.get("keywords") or [],
-                             language=raw.get("language"))
+            q = _gold(raw, str(raw["id"]), bool(raw["answerable"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise QuestionSetError(f"{path}:{number}: not a valid question ({exc})") from exc
         if q.id in seen:
             raise QuestionSetError(f"{path}:{number}: duplicate id {q.id}")
-        if answerable and not all(e.source and e.quote for e in evidence):
+        if q.answerable and not all(e.source and e.quote for e in q.evidence):
             raise QuestionSetError(f"{path}:{number}: answerable question without evidence")
         seen.add(q.id)
         questions.append(q)
     return questions
+
+
+@dataclass
+class ConversationTurn:
+    question: str
+    gold: GoldQuestion | None = None  # a follow-up with its evidence
+    intended: str | None = None  # the standalone question it means, for readers of the set
+
+
+@dataclass
+class Conversation:
+    id: str
+    turns: list[ConversationTurn]
+
+
+def load_followups(path: Path) -> list[Conversation]:
+    """Follow-up conversations, one JSON object a line: {"id", "language", "turns": [{"question"},
+    {"question", "intended", "source", "evidence", "keywords"}, …]}; the first turn opens the
+    conversation, every later one with evidence is scored."""
+    conversations: list[Conversation] = []
+    seen: set[str] = set()
+    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            cid = str(raw["id"])
+            turns = []
+            for i, turn in enumerate(raw["turns"]):
+                gold = None
+                if i and turn.get("evidence"):
+                    gold = _gold({**turn, "language": raw.get("language")}, f"{cid}#{i}", True)
+                turns.append(ConversationTurn(str(turn["question"]), gold, turn.get("intended")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise QuestionSetError(f"{path}:{number}: not a valid conversation ({exc})") from exc
+        if cid in seen:
+            raise QuestionSetError(f"{path}:{number}: duplicate id {cid}")
+        if len(turns) < 2 or not any(t.gold for t in turns):
+            raise QuestionSetError(f"{path}:{number}: a conversation needs a follow-up with evidence")
+        seen.add(cid)
+        conversations.append(Conversation(cid, turns))
+    return conversations
 
 
 def check_evidence(questions: list[GoldQuestion], corpus_dir: Path) -> list[str]:
@@ -117,15 +171,26 @@ class QuestionResult:
     hit_rank: int | None = None
     cites_evidence: bool = False
     keywords_ok: bool = False
+    quality: CitationQuality | None = None  # of the backend's own answer text
 
     def as_json(self) -> dict:
+        usage = self.answer.usage
         return {
             "id": self.question.id,
+            "half": half(self.question.id),
             "question": self.question.question,
+            "searched_for": self.answer.searched_for or self.question.question,
             "answerable": self.question.answerable,
             "retrieved": [{"source": p.source, "text": p.text, "score": round(p.score, 6)}
                           for p in self.retrieved],
             "answer": self.answer.text,
+            "backend": self.answer.backend,
+            "raw_answer": self.answer.raw_text,
+            "fallback": self.answer.fallback,
+            "flagged": self.answer.flagged_sentences,
+            "usage": ({"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                       "reported_by_server": usage.reported} if usage else None),
+            "citation_quality": self.quality.__dict__ if self.quality else None,
             "abstained": self.answer.abstained,
             "citations": [{"n": c.n, "source": c.passage.source if c.passage else None,
                            "text": c.passage.text if c.passage else None,
@@ -137,9 +202,22 @@ class QuestionResult:
         }
 
 
-def score(question: GoldQuestion, retrieved: list[Passage], answer: Answer,
-          seconds: float) -> QuestionResult:
+def judged_text(answer: Answer, backend: str) -> str | None:
+    """The text whose own citations are judged: an LLM's raw answer (none when the server failed),
+    or the extractive answer itself."""
+    if answer.abstained:
+        return None
+    if answer.raw_text is not None:
+        return answer.raw_text
+    return answer.text if backend == "extractive" else None
+
+
+def score(question: GoldQuestion, retrieved: list[Passage], answer: Answer, seconds: float,
+          backend: str = "extractive", min_support: float = 0.5) -> QuestionResult:
     result = QuestionResult(question, retrieved, answer, seconds)
+    text = judged_text(answer, backend)
+    if text is not None:
+        result.quality = citation_quality(text, answer.passages, min_support)
     if question.answerable:
         result.hit_rank = first_hit_rank(retrieved, question)
         result.cites_evidence = not answer.abstained and any(
@@ -154,6 +232,42 @@ def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
+def backend_metrics(results: list[QuestionResult]) -> dict[str, float]:
+    """How the backend's own answers cite (ALCE-style), and what the checker did with them."""
+    judged = [r.quality for r in results if r.quality is not None]
+    usages = [r.answer.usage for r in results if r.answer.usage is not None]
+    removed = sum(1 for r in results for f in r.answer.flagged_sentences
+                  if "which does not exist" in f)
+    return {
+        "answer_citation_recall": _share(sum(q.supported_sentences for q in judged),
+                                         sum(q.sentences for q in judged)),
+        "answer_citation_precision": _share(sum(q.supporting_citations for q in judged),
+                                            sum(q.citations for q in judged)),
+        "judged_answers": len(judged),
+        "flagged_sentences": sum(len(r.answer.flagged_sentences) for r in results) - removed,
+        "removed_citations": removed,
+        "fallbacks": sum(r.answer.fallback is not None for r in results),
+        "fallbacks_failed": sum(r.answer.fallback == "failed" for r in results),
+        "tokens_in_mean": _share(sum(u.input_tokens for u in usages), len(usages)),
+        "tokens_out_mean": _share(sum(u.output_tokens for u in usages), len(usages)),
+        "tokens_reported_by_server": all(u.reported for u in usages) if usages else False,
+    }
+
+
+def halves(results: list[QuestionResult], keys: list[str], prefix: str = "") -> dict[str, float]:
+    values = {}
+    for name in ("tune", "test"):
+        part = [r for r in results if half(r.question.id) == name]
+        measured = metrics(part) if part else {}
+        for key in keys:
+            values[f"{prefix}{key}_{name}"] = measured.get(key, 0.0)
+    return values
 
 
 def metrics(results: list[QuestionResult]) -> dict[str, float]:
@@ -186,27 +300,109 @@ def metrics(results: list[QuestionResult]) -> dict[str, float]:
 
 # metrics where higher is better, with a --min-… threshold each; and those where lower is
 HIGHER_IS_BETTER = ["hit_at_1", "hit_at_3", "hit_at_5", "mrr_at_10", "citation_hit",
-                    "citation_precision", "keyword_accuracy", "abstention_rate"]
-LOWER_IS_BETTER = ["out_of_range_citations", "wrong_abstentions", "latency_p50_ms"]
+                    "citation_precision", "keyword_accuracy", "abstention_rate",
+                    "answer_citation_recall", "answer_citation_precision",
+                    "followup_rewrite_accuracy", "followup_citation_hit"]
+LOWER_IS_BETTER = ["out_of_range_citations", "wrong_abstentions", "latency_p50_ms", "fallbacks",
+                   "standalone_rewritten"]
 
 
 def failed_thresholds(values: dict[str, float], minimums: dict[str, float],
                       maximums: dict[str, float]) -> list[str]:
-    failures = [f"{k} = {values[k]:.3f} < {v}" for k, v in minimums.items() if values[k] < v]
-    failures += [f"{k} = {values[k]:.3f} > {v}" for k, v in maximums.items() if values[k] > v]
+    failures = [f"{k} was not measured" for k in [*minimums, *maximums] if k not in values]
+    failures += [f"{k} = {values[k]:.3f} < {v}" for k, v in minimums.items()
+                 if k in values and values[k] < v]
+    failures += [f"{k} = {values[k]:.3f} > {v}" for k, v in maximums.items()
+                 if k in values and values[k] > v]
     return failures
 
 
-def run_evaluation(assistant, questions: list[GoldQuestion], top_k: int) -> list[QuestionResult]:
+def _ask(assistant, question: str, top_k: int, history: list[Turn], backend: str):
+    """One question as the CLI asks it, with RETRIEVE_K passages kept for the ranking figures."""
+    retrieval = assistant.retrieve_followup(question, history, backend, max(RETRIEVE_K, top_k))
+    return retrieval, assistant.answer(retrieval, top_k, backend=backend)
+
+
+def run_evaluation(assistant, questions: list[GoldQuestion], top_k: int,
+                   backend: str = "extractive") -> list[QuestionResult]:
     results = []
     assistant.snapshot()  # load before timing
+    support = assistant.settings.min_citation_support
     for q in questions:
         started = time.perf_counter()
-        retrieval = assistant.retrieve(q.question, max(RETRIEVE_K, top_k))
-        answer = assistant.answer(retrieval, top_k)
+        retrieval, answer = _ask(assistant, q.question, top_k, [], backend)
         elapsed = time.perf_counter() - started
-        results.append(score(q, retrieval.passages, answer, elapsed))
+        results.append(score(q, retrieval.passages, answer, elapsed, backend, support))
     return results
+
+
+@dataclass
+class FollowupResult:
+    conversation: str
+    result: QuestionResult  # scored on what was searched for
+    unrewritten_rank: int | None  # where the evidence ranks when the follow-up is searched as asked
+
+    @property
+    def rewritten(self) -> bool:
+        return self.result.answer.searched_for is not None
+
+    def as_json(self) -> dict:
+        return {**self.result.as_json(), "conversation": self.conversation,
+                "unrewritten_hit_rank": self.unrewritten_rank}
+
+
+def run_followups(assistant, conversations: list[Conversation], top_k: int,
+                  backend: str = "extractive") -> list[FollowupResult]:
+    """Each conversation in order, every answer feeding the next turn's history."""
+    out = []
+    support = assistant.settings.min_citation_support
+    for conversation in conversations:
+        history: list[Turn] = []
+        for turn in conversation.turns:
+            started = time.perf_counter()
+            retrieval, answer = _ask(assistant, turn.question, top_k, history, backend)
+            elapsed = time.perf_counter() - started
+            if turn.gold is not None:
+                plain = assistant.retrieve(turn.question, RETRIEVE_K).passages
+                result = score(turn.gold, retrieval.passages, answer, elapsed, backend, support)
+                out.append(FollowupResult(conversation.id, result,
+                                          first_hit_rank(plain, turn.gold)))
+            history.append(Turn(turn.question, answer.text, answer.searched_for))
+    return out
+
+
+def followup_metrics(followups: list[FollowupResult]) -> dict[str, float]:
+    n = len(followups)
+    values = {
+        "followups": n,
+        "followups_rewritten": sum(f.rewritten for f in followups),
+        "followup_rewrite_accuracy": _share(sum(f.result.hit_rank is not None
+                                                and f.result.hit_rank <= 5 for f in followups), n),
+        "followup_hit_at_5_unrewritten": _share(sum(f.unrewritten_rank is not None
+                                                    and f.unrewritten_rank <= 5
+                                                    for f in followups), n),
+        "followup_citation_hit": _share(sum(f.result.cites_evidence for f in followups), n),
+        "followup_keyword_accuracy": _share(sum(f.result.keywords_ok for f in followups), n),
+    }
+    for name in ("tune", "test"):
+        part = [f for f in followups if half(f.conversation) == name]
+        values[f"followup_rewrite_accuracy_{name}"] = _share(
+            sum(f.result.hit_rank is not None and f.result.hit_rank <= 5 for f in part), len(part))
+        values[f"followup_citation_hit_{name}"] = _share(
+            sum(f.result.cites_evidence for f in part), len(part))
+        values[f"followups_{name}"] = len(part)
+    return values
+
+
+def standalone_rewrites(assistant, questions: list[GoldQuestion], backend: str) -> list[str]:
+    """Questions of the main set that a rewrite changes when each is asked after the one before
+    it: a question that stands on its own must be searched as asked."""
+    changed = []
+    for previous, q in zip(questions, questions[1:]):
+        history = [Turn(previous.question)]
+        if assistant.standalone_question(q.question, history, backend) != " ".join(q.question.split()):
+            changed.append(q.id)
+    return changed
 
 
 def table(values: dict[str, float]) -> str:
@@ -225,6 +421,38 @@ def table(values: dict[str, float]) -> str:
         ("wrong abstentions on answerable", f"{values['wrong_abstentions']} of {values['answerable']}"),
         ("latency p50 / p95 (ms)", f"{values['latency_p50_ms']:.0f} / {values['latency_p95_ms']:.0f}"),
     ]
+    if "citation_hit_test" in values:
+        rows.insert(7, ("  tune / test: hit@5, cites the evidence, keywords",
+                        " · ".join(f"{values[f'hit_at_5_{h}']:.3f} / {values[f'citation_hit_{h}']:.3f}"
+                                   f" / {values[f'keyword_accuracy_{h}']:.3f}"
+                                   for h in ("tune", "test"))))
+    if "answer_citation_recall" in values:
+        rows += [
+            ("answer's own citations: recall / precision",
+             f"{values['answer_citation_recall']:.3f} / {values['answer_citation_precision']:.3f}"
+             f" ({values['judged_answers']} answers)"),
+            ("sentences flagged / citations removed by the checker",
+             f"{values['flagged_sentences']} / {values['removed_citations']}"),
+            ("fallbacks to the extractive answer (server failed)",
+             f"{values['fallbacks']} ({values['fallbacks_failed']})"),
+        ]
+        if values["tokens_in_mean"]:
+            rows.append(("tokens per answer, in / out" + ("" if values["tokens_reported_by_server"]
+                                                           else " (tiktoken)"),
+                         f"{values['tokens_in_mean']:.0f} / {values['tokens_out_mean']:.0f}"))
+    if "followups" in values:
+        rows += [
+            ("follow-ups: evidence in top 5 after rewrite",
+             f"{values['followup_rewrite_accuracy']:.3f} of {values['followups']} "
+             f"(tune {values['followup_rewrite_accuracy_tune']:.3f}, "
+             f"test {values['followup_rewrite_accuracy_test']:.3f}; "
+             f"as asked {values['followup_hit_at_5_unrewritten']:.3f})"),
+            ("follow-ups: answer cites the evidence",
+             f"{values['followup_citation_hit']:.3f} (tune {values['followup_citation_hit_tune']:.3f}"
+             f", test {values['followup_citation_hit_test']:.3f}); keywords "
+             f"{values['followup_keyword_accuracy']:.3f}"),
+            ("standalone questions changed by the rewrite", f"{values['standalone_rewritten']}"),
+        ]
     width = max(len(name) for name, _ in rows)
     lines = [f"| {'metric'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
     lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
@@ -268,6 +496,7 @@ class EvaluationRun:
     results: list[QuestionResult]
     index_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    followups: list[FollowupResult] = field(default_factory=list)
 
 
 def prepare_distractor_corpus(corpus_dir: Path, distractors: Path, workdir: Path,
@@ -315,12 +544,17 @@ def copy_documents(documents: Path, target: Path, workdir: Path, limit: int | No
 
 def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None = None,
              distractors: Path | None = None, distractor_limit: int | None = None,
-             index_dir: Path | None = None, top_k: int | None = None) -> EvaluationRun:
+             index_dir: Path | None = None, top_k: int | None = None,
+             followups_path: Path | None = None) -> EvaluationRun:
+    """Every question through the configured answer backend (`settings.answer_backend`); with
+    `followups_path`, the follow-up conversations too."""
     from .pipeline import Assistant
 
     corpus_dir = Path(corpus_dir or settings.corpus_dir)
     questions = load_questions(questions_path)
-    problems = check_evidence(questions, corpus_dir)
+    conversations = load_followups(followups_path) if followups_path else []
+    followup_golds = [t.gold for c in conversations for t in c.turns if t.gold]
+    problems = check_evidence(questions + followup_golds, corpus_dir)
     if problems:
         raise QuestionSetError("evidence check failed:\n  " + "\n  ".join(problems))
     notes = []
@@ -340,5 +574,20 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
             report = assistant.index(show_progress=sys.stderr.isatty())
             notes.append(f"index: {report.summary()}")
         index_seconds = time.perf_counter() - started
-        results = run_evaluation(assistant, questions, top_k or settings.top_k)
-    return EvaluationRun(metrics(results), results, index_seconds, notes)
+        backend = settings.answer_backend
+        top_k = top_k or settings.top_k
+        results = run_evaluation(assistant, questions, top_k, backend)
+        values = {**metrics(results), **halves(results, HALF_METRICS), **backend_metrics(results)}
+        followups = run_followups(assistant, conversations, top_k, backend) if conversations else []
+        if conversations:
+            values.update(followup_metrics(followups))
+            changed = standalone_rewrites(assistant, questions, backend)
+            values["standalone_rewritten"] = len(changed)
+            if changed:
+                notes.append("standalone questions changed by the rewrite: " + ", ".join(changed))
+    if backend != "extractive":
+        notes.append(f"answers by {backend} ({settings.llm_model} at {settings.llm_base_url})")
+    return EvaluationRun(values, results, index_seconds, notes, followups)
+
+
+HALF_METRICS = ["hit_at_5", "mrr_at_10", "citation_hit", "keyword_accuracy"]

@@ -13,13 +13,14 @@ import numpy as np
 
 from .answering import ExtractiveAnswerer
 from .config import Settings
+from .conversation import Turn, rewrite_followup
 from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, expected_manifest, sync_index
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
 from .store import IndexStore, LiveIndex, Snapshot
-from .text import terms
+from .text import detect_language, terms
 
 
 class Assistant:
@@ -53,13 +54,38 @@ class Assistant:
 
     def ask(self, question: str, top_k: int | None = None,
             search_filter: SearchFilter | None = None, backend: str | None = None,
-            on_token: Callable[[str], None] | None = None) -> Answer:
+            on_token: Callable[[str], None] | None = None,
+            history: list[Turn] | None = None) -> Answer:
         """Retrieve passages for `question` and answer from them with checked citations.
 
         `backend` overrides the configured answer backend; `on_token` receives an LLM's text as
-        it streams in (the returned answer is the checked one)."""
-        return self.answer(self.retrieve(question, top_k, search_filter), backend=backend,
-                           on_token=on_token)
+        it streams in (the returned answer is the checked one). With `history`, a follow-up
+        question is first rewritten into the standalone question that is searched and answered;
+        the answer keeps the question as asked and records `searched_for`."""
+        backend = backend or self.settings.answer_backend
+        retrieval = self.retrieve_followup(question, history or [], backend, top_k, search_filter)
+        return self.answer(retrieval, backend=backend, on_token=on_token)
+
+    def retrieve_followup(self, question: str, history: list[Turn], backend: str,
+                          top_k: int | None = None,
+                          search_filter: SearchFilter | None = None) -> Retrieval:
+        """Retrieve for the standalone form of `question`; the answer will be in the language
+        the question was asked in (the conversation's, when a fragment shows none)."""
+        question = clean_question(question)
+        searched_for = self.standalone_question(question, history, backend)
+        retrieval = self.retrieve(searched_for, top_k, search_filter)
+        retrieval.asked = question
+        retrieval.language = detect_language(question, default=retrieval.language)
+        return retrieval
+
+    def standalone_question(self, question: str, history: list[Turn], backend: str) -> str:
+        """The question to search for: rewritten by rules (extractive backend), or by the LLM
+        where the rules see a follow-up, with the rules' rewrite as the fallback."""
+        question = clean_question(question)
+        rewritten = rewrite_followup(question, history)
+        if backend == "extractive" or rewritten == question:
+            return rewritten
+        return clean_question(self.llm_answerer(backend).condense(question, history, rewritten))
 
     def retrieve(self, question: str, top_k: int | None = None,
                  search_filter: SearchFilter | None = None) -> Retrieval:
@@ -68,7 +94,8 @@ class Assistant:
         query_vector = self.embedder.embed_query(question)
         found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query_vector)
         return Retrieval(question, found.passages, query_vector,
-                         snapshot.term_idf(terms(question)), found.dense_margin)
+                         snapshot.term_idf(terms(question)), found.dense_margin,
+                         language=detect_language(question))
 
     def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,
                on_token: Callable[[str], None] | None = None) -> Answer:
@@ -78,8 +105,14 @@ class Assistant:
                 retrieval.dense_margin)
         backend = backend or self.settings.answer_backend
         if backend == "extractive":
-            return self.answerer.answer(*args)
-        return self.llm_answerer(backend).answer(*args, on_token=on_token)
+            answer = self.answerer.answer(*args, language=retrieval.language)
+        else:
+            answer = self.llm_answerer(backend).answer(*args, on_token=on_token,
+                                                       language=retrieval.language)
+        if retrieval.asked and retrieval.asked != retrieval.question:
+            answer.question = retrieval.asked
+            answer.searched_for = retrieval.question
+        return answer
 
     def llm_answerer(self, backend: str) -> LLMAnswerer:
         if backend not in self._llm_answerers:
@@ -95,6 +128,8 @@ class Retrieval:
     query_vector: np.ndarray
     idf: dict[str, float]
     dense_margin: DenseMargin
+    language: str = "sv"  # of the answer
+    asked: str | None = None  # the question as asked, when `question` is its standalone form
 
 
 MAX_QUESTION_CHARS = 2000

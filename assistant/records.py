@@ -79,6 +79,20 @@ class Answer:
     backend: str = "extractive"
     notice: str | None = None
     flagged_sentences: list[str] = field(default_factory=list)
+    # the standalone question that was searched, when a follow-up was rewritten
+    searched_for: str | None = None
+    # an LLM backend's own text before the checks, its token counts, and why its answer was
+    # replaced by the extractive one ("failed": the server; "unverified": nothing checked out)
+    raw_text: str | None = None
+    usage: TokenUsage | None = None
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    input_tokens: int
+    output_tokens: int
+    reported: bool  # False: the server reported none, counted here with tiktoken
 
 
 @dataclass(frozen=True)

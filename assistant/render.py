@@ -8,10 +8,11 @@ from .records import Answer, Citation, Passage
 
 LABELS = {
     "sv": {"sources": "Källor", "unsupported": "EJ STÖDD AV KÄLLAN", "related": "Möjligen relaterat",
-           "page": "sida", "question": "Fråga", "answer": "Svar", "missing": "finns inte"},
+           "page": "sida", "question": "Fråga", "answer": "Svar", "missing": "finns inte",
+           "searched_for": "Sökte efter"},
     "en": {"sources": "Sources", "unsupported": "NOT SUPPORTED BY SOURCE",
            "related": "Possibly related", "page": "page", "question": "Question",
-           "answer": "Answer", "missing": "does not exist"},
+           "answer": "Answer", "missing": "does not exist", "searched_for": "Searched for"},
 }
 
 
@@ -55,14 +56,20 @@ def citation_json(c: Citation) -> dict:
 
 
 def answer_json(answer: Answer) -> dict:
+    usage = answer.usage
     return {
         "question": answer.question,
+        "searched_for": answer.searched_for or answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
         "language": answer.language,
         "backend": answer.backend,
         "notice": answer.notice,
         "flagged": answer.flagged_sentences,
+        "fallback": answer.fallback,
+        "raw_answer": answer.raw_text,
+        "usage": ({"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                   "reported_by_server": usage.reported} if usage else None),
         "passages": [passage_json(n, p) for n, p in enumerate(answer.passages, start=1)],
         "citations": [citation_json(c) for c in answer.citations],
     }
@@ -80,7 +87,8 @@ def where(p: Passage, language: str = "en") -> str:
 def answer_text(answer: Answer) -> str:
     """Plain text for a terminal: the answer, then each cited source with its quote."""
     labels = LABELS[answer.language]
-    lines = ([f"({answer.notice})", ""] if answer.notice else []) + [answer.text, ""]
+    lines = [f"({labels['searched_for']}: {answer.searched_for})"] if answer.searched_for else []
+    lines += ([f"({answer.notice})", ""] if answer.notice else []) + [answer.text, ""]
     if answer.abstained:
         if answer.passages:
             lines.append(f"{labels['related']}:")
@@ -110,6 +118,8 @@ def conversation_markdown(answers: list[Answer]) -> str:
     for answer in answers:
         labels = LABELS[answer.language]
         out.append(f"## {labels['question']}: {answer.question}\n")
+        if answer.searched_for:
+            out.append(f"*{labels['searched_for']}: {answer.searched_for}*\n")
         out.append(f"**{labels['answer']}:** {answer.text}\n")
         for c in answer.citations:
             if c.passage is None:

@@ -90,11 +90,14 @@ _ENGLISH_HINTS = {
 }
 
 
-def detect_language(text: str) -> str:
-    """'sv' or 'en', by function words; a question with å/ä/ö leans Swedish."""
+def detect_language(text: str, default: str = "sv") -> str:
+    """'sv' or 'en', by function words; a question with å/ä/ö leans Swedish; `default` when
+    the text shows neither ("Pirkkala?")."""
     tokens = words(text)
     sv = sum(t in _SWEDISH_HINTS for t in tokens) + 2 * bool(re.search(r"[åäö]", text.lower()))
     en = sum(t in _ENGLISH_HINTS for t in tokens)
+    if not sv and not en:
+        return default
     return "en" if en > sv else "sv"
 
 

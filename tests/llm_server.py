@@ -1,9 +1,17 @@
 """A small real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol
-(streaming and not) and Ollama's /api/chat, replying as each test scripts it."""
+(streaming and not) and Ollama's /api/chat, replying as each test scripts it.
+
+A reply may cite by content: `{cite:PHRASE}` becomes the number of the first passage in the
+request that contains PHRASE, `{other:PHRASE}` the first that does not, so a scripted model can
+cite rightly or wrongly wherever retrieval ranked the passage. `script` picks a reply by a text
+found in the question, `condense` likewise for requests to rewrite a follow-up question. With
+`required_key` set, a request without `Authorization: Bearer <key>` gets HTTP 401.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,9 +26,38 @@ class Reply:
     delay_s: float = 0.0
 
 
+_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>(.*?)</passage>', re.DOTALL)
+_PLACEHOLDER = re.compile(r"\{(cite|other):([^}]+)\}")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def fill_citations(text: str, user_message: str) -> str:
+    passages = [(n, _flat(body)) for n, body in _PASSAGE.findall(user_message)]
+
+    def number(match: re.Match) -> str:
+        phrase = _flat(match.group(2))
+        wanted = match.group(1) == "cite"
+        for n, body in passages:
+            if (phrase in body) == wanted:
+                return n
+        return "99"
+
+    return _PLACEHOLDER.sub(number, text)
+
+
+def question_of(user_message: str) -> str:
+    return user_message.rsplit("Question:", 1)[-1]
+
+
 class ScriptedLLMServer:
-    def __init__(self) -> None:
+    def __init__(self, required_key: str | None = None) -> None:
         self.reply = Reply()
+        self.script: dict[str, Reply] = {}
+        self.condense: dict[str, Reply] = {}
+        self.required_key = required_key
         self.requests: list[dict] = []
         server = self
 
@@ -41,7 +78,12 @@ class ScriptedLLMServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.requests.append({"path": self.path, "body": body,
                                         "headers": dict(self.headers)})
-                reply = server.reply
+                messages = body.get("messages") or [{}]
+                user = str(messages[-1].get("content", ""))
+                reply = server.choose(messages)
+                if (server.required_key and self.headers.get("Authorization")
+                        != f"Bearer {server.required_key}"):
+                    reply = Reply(status=401)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.status != 200:
@@ -54,10 +96,11 @@ class ScriptedLLMServer:
                 if reply.garbage:
                     return self._send(200, "application/json", b"<html>this is not json")
                 ollama = self.path.startswith("/api/chat")
+                text = fill_citations(reply.text, user)
                 if body.get("stream"):
-                    return self._stream(body, reply.text, ollama)
-                payload = (_ollama_message(body, reply.text, True) if ollama
-                           else _openai_completion(body, reply.text))
+                    return self._stream(body, text, ollama)
+                payload = (_ollama_message(body, text, True) if ollama
+                           else _openai_completion(body, text))
                 self._send(200, "application/json", json.dumps(payload).encode())
 
             def _send(self, status, content_type, data):
@@ -81,8 +124,16 @@ class ScriptedLLMServer:
                         line = "data: " + json.dumps(_openai_chunk(body, word)) + "\n\n"
                     self.wfile.write(line.encode())
                     self.wfile.flush()
-                end = (json.dumps(_ollama_message(body, "", True)) + "\n" if ollama
-                       else "data: " + json.dumps(_openai_chunk(body, None)) + "\n\ndata: [DONE]\n\n")
+                if ollama:
+                    end = json.dumps(_ollama_message(body, "", True, text)) + "\n"
+                else:
+                    end = "data: " + json.dumps(_openai_chunk(body, None)) + "\n\n"
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        usage = {"id": "chatcmpl-test", "object": "chat.completion.chunk",
+                                 "created": 0, "model": body.get("model", "m"), "choices": [],
+                                 "usage": _usage(body, text)}
+                        end += "data: " + json.dumps(usage) + "\n\n"
+                    end += "data: [DONE]\n\n"
                 self.wfile.write(end.encode())
                 self.wfile.flush()
                 self.close_connection = True
@@ -90,6 +141,16 @@ class ScriptedLLMServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def choose(self, messages: list[dict]) -> Reply:
+        system = str(messages[0].get("content", "")) if messages else ""
+        user = str(messages[-1].get("content", "")) if messages else ""
+        table = self.condense if "standalone question" in system else self.script
+        asked = question_of(user)
+        for key, reply in table.items():
+            if key in asked:
+                return reply
+        return self.reply
 
     @property
     def url(self) -> str:
@@ -104,12 +165,23 @@ class ScriptedLLMServer:
         self.httpd.server_close()
 
 
+def prompt_tokens(body) -> int:
+    """The token count this server reports for a request: its words (a stand-in tokenizer)."""
+    return sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+
+
+def _usage(body, text):
+    prompt, completion = prompt_tokens(body), len(text.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
 def _openai_completion(body, text):
     return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
             "model": body.get("model", "m"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                          "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+            "usage": _usage(body, text)}
 
 
 def _openai_chunk(body, piece):
@@ -120,10 +192,12 @@ def _openai_chunk(body, piece):
                          "finish_reason": None if piece is not None else "stop"}]}
 
 
-def _ollama_message(body, text, done):
+def _ollama_message(body, text, done, full_text=None):
     message = {"model": body.get("model", "m"), "created_at": "2026-01-01T00:00:00Z",
                "message": {"role": "assistant", "content": text}, "done": done}
     if done:
-        message.update({"done_reason": "stop", "total_duration": 1, "eval_count": 1,
-                        "prompt_eval_count": 1})
+        answered = text if full_text is None else full_text
+        message.update({"done_reason": "stop", "total_duration": 1,
+                        "eval_count": len(answered.split()),
+                        "prompt_eval_count": prompt_tokens(body)})
     return message

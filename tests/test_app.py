@@ -127,3 +127,63 @@ def test_a_broken_index_is_reported_not_crashed(small_assistant, monkeypatch):
     at.run()
     assert not at.exception
     assert any("cannot start" in e.value and "missing-snapshot" in e.value for e in at.error)
+
+
+def llm_app(small_assistant, monkeypatch, server, key):
+    small_assistant.index()
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(small_assistant.settings.corpus_dir))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(small_assistant.settings.index_dir))
+    monkeypatch.setenv("ASSISTANT_ANSWER_BACKEND", "openai")
+    monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", server.url + "/v1")
+    monkeypatch.setenv("ASSISTANT_LLM_API_KEY", key)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.parametrize("key, accepted", [("sk-ui-real-key", True), ("sk-ui-wrong-key", False)])
+def test_the_ui_sends_the_configured_api_key(small_assistant, monkeypatch, key, accepted):
+    from .llm_server import Reply, ScriptedLLMServer
+
+    with ScriptedLLMServer(required_key="sk-ui-real-key") as server:
+        server.reply = Reply("Gladsaxe har 12 stycken jobbpakker inom Jobbcenter "
+                             "[{cite:12 stycken jobbpakker}].")
+        at = ask(llm_app(small_assistant, monkeypatch, server, key), GLADSAXE)
+        headers = {k.lower(): v for k, v in server.requests[-1]["headers"].items()}
+        sent = headers["authorization"]
+        assert sent == f"Bearer {key}"  # not a masked "**********"
+        texts = answer_markdown(at)
+        notices = [i.value for i in at.chat_message[-1].info]
+        if accepted:
+            assert any("Gladsaxe har 12 stycken jobbpakker inom Jobbcenter" in t for t in texts)
+            assert not notices
+        else:
+            assert any("HTTP 401" in n for n in notices)
+            assert any("Inom Jobbcenter arbetar man med 12 stycken jobbpakker" in t for t in texts)
+            assert all(key not in n for n in notices)
+
+
+def test_a_follow_up_shows_what_was_searched_and_the_export_keeps_it(app):
+    ask(app, "Vilka är de största invandrargrupperna i Gladsaxe?")
+    ask(app, "Och i Pirkkala?")
+    captions = [c.value for c in app.chat_message[-1].caption]
+    assert any(c.startswith("Sökte efter: Vilka är de största invandrargrupperna i Pirkkala")
+               for c in captions)
+    assert any("Bosnien" in t for t in answer_markdown(app))
+    first = [c.value for c in app.chat_message[1].caption]
+    assert not any(c.startswith("Sökte efter") for c in first)  # the opening question as asked
+    ask(app, "What about Solna?")
+    assert any(c.value.startswith("Searched for: ")
+               for c in app.chat_message[-1].caption)
+
+
+def test_the_export_names_what_a_follow_up_searched_for(corpus_assistant):
+    from assistant.conversation import Turn
+    from assistant.render import conversation_markdown
+
+    first = corpus_assistant.ask("Vilka är de största invandrargrupperna i Gladsaxe?")
+    second = corpus_assistant.ask("Och i Pirkkala?", history=[Turn(first.question, first.text)])
+    export = conversation_markdown([first, second])
+    assert "## Fråga: Och i Pirkkala?" in export
+    assert "*Sökte efter: Vilka är de största invandrargrupperna i Pirkkala?*" in export

@@ -9,8 +9,8 @@ import sys
 from .conftest import CORPUS, ROOT
 
 
-def run(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run(*args, cwd, env=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
