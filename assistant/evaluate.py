@@ -12,6 +12,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .citations import CitationQuality, citation_quality
 from .config import Settings
@@ -63,22 +64,33 @@ def normalise(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def load_questions(path: Path) -> list[GoldQuestion]:
-    questions: list[GoldQuestion] = []
+def _jsonl_objects(path: Path, what: str) -> Iterator[tuple[str, dict]]:
+    """Each non-empty line's JSON object with its place ("file:line"); ids must be unique."""
     seen: set[str] = set()
     for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
             raw = json.loads(line)
+            record_id = str(raw["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QuestionSetError(f"{where}: not a valid {what} ({exc})") from exc
+        if record_id in seen:
+            raise QuestionSetError(f"{where}: duplicate id {record_id}")
+        seen.add(record_id)
+        yield where, raw
+
+
+def load_questions(path: Path) -> list[GoldQuestion]:
+    questions: list[GoldQuestion] = []
+    for where, raw in _jsonl_objects(path, "question"):
+        try:
             q = _gold(raw, str(raw["id"]), bool(raw["answerable"]))
         except (ValueError, KeyError, TypeError) as exc:
-            raise QuestionSetError(f"{path}:{number}: not a valid question ({exc})") from exc
-        if q.id in seen:
-            raise QuestionSetError(f"{path}:{number}: duplicate id {q.id}")
+            raise QuestionSetError(f"{where}: not a valid question ({exc})") from exc
         if q.answerable and not all(e.source and e.quote for e in q.evidence):
-            raise QuestionSetError(f"{path}:{number}: answerable question without evidence")
-        seen.add(q.id)
+            raise QuestionSetError(f"{where}: answerable question without evidence")
         questions.append(q)
     return questions
 
@@ -101,13 +113,9 @@ def load_followups(path: Path) -> list[Conversation]:
     {"question", "intended", "source", "evidence", "keywords"}, …]}; the first turn opens the
     conversation, every later one with evidence is scored."""
     conversations: list[Conversation] = []
-    seen: set[str] = set()
-    for number, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for where, raw in _jsonl_objects(path, "conversation"):
+        cid = str(raw["id"])
         try:
-            raw = json.loads(line)
-            cid = str(raw["id"])
             turns = []
             for i, turn in enumerate(raw["turns"]):
                 gold = None
@@ -115,12 +123,9 @@ def load_followups(path: Path) -> list[Conversation]:
                     gold = _gold({**turn, "language": raw.get("language")}, f"{cid}#{i}", True)
                 turns.append(ConversationTurn(str(turn["question"]), gold, turn.get("intended")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise QuestionSetError(f"{path}:{number}: not a valid conversation ({exc})") from exc
-        if cid in seen:
-            raise QuestionSetError(f"{path}:{number}: duplicate id {cid}")
+            raise QuestionSetError(f"{where}: not a valid conversation ({exc})") from exc
         if len(turns) < 2 or not any(t.gold for t in turns):
-            raise QuestionSetError(f"{path}:{number}: a conversation needs a follow-up with evidence")
-        seen.add(cid)
+            raise QuestionSetError(f"{where}: a conversation needs a follow-up with evidence")
         conversations.append(Conversation(cid, turns))
     return conversations
 

@@ -114,3 +114,28 @@ def test_ask_with_history_searches_the_standalone_question(corpus_assistant, tmp
     history.write_text("[1, 2]", "utf-8")
     bad = run("ask", "Och i Pirkkala?", "--history", str(history), "--index", index, cwd=tmp_path)
     assert bad.returncode == 2 and str(history) in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_every_follow_up_quotes_its_document():
+    from assistant.evaluate import check_evidence
+
+    from .conftest import CORPUS
+
+    conversations = load_followups(ROOT / "eval" / "followups.jsonl")
+    assert check_evidence([t.gold for c in conversations for t in c.turns if t.gold], CORPUS) == []
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('{"id": "a", "turns": "Och Pirkkala?"}', "not a valid conversation"),
+    ('{"id": "a", "turns": [{"question": "Vad?"}]}', "a conversation needs a follow-up with evidence"),
+    ('{"turns": []}', "not a valid conversation"),
+    ('{"id": "a", "turns": [{"question": "Vad?"}, {"question": "Och?", "evidence": "x"}]}',
+     "not a valid conversation"),
+])
+def test_a_bad_follow_up_set_names_the_line(tmp_path, line, problem):
+    from assistant.evaluate import QuestionSetError
+
+    path = tmp_path / "followups.jsonl"
+    path.write_text("\n" + line + "\n", "utf-8")
+    with pytest.raises(QuestionSetError, match=f"{path}:2: {problem}"):
+        load_followups(path)
