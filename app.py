@@ -6,6 +6,8 @@ import streamlit as st
 
 from assistant.config import ConfigError, Settings, load_settings, settings_key
 from assistant.conversation import Turn
+from assistant.records import Unanswered
+from assistant.text import detect_language
 from assistant.pipeline import Assistant
 from assistant.render import (LABELS, conversation_markdown, escape_markdown,
                               highlighted_passage, where)
@@ -81,7 +83,7 @@ def _answer_markdown(text: str) -> str:
     return escape_markdown(text).replace("\\[", "**[").replace("\\]", "]**")
 
 
-def sidebar(assistant: Assistant) -> SearchFilter:
+def sidebar(assistant: Assistant) -> tuple[SearchFilter, object]:
     snapshot = assistant.snapshot()
     manifest = snapshot.manifest
     st.sidebar.header("Index")
@@ -107,14 +109,11 @@ def sidebar(assistant: Assistant) -> SearchFilter:
     orgs = st.sidebar.multiselect("Organisation", organisations, key="filter_orgs")
     years = sorted({d.year for d in documents.values() if d.year})
     chosen_years = st.sidebar.multiselect("Year", years, key="filter_years")
-    st.sidebar.download_button(
-        "Export conversation (Markdown)",
-        conversation_markdown([m["answer"] for m in st.session_state.messages if "answer" in m]),
-        file_name="conversation.md", mime="text/markdown",
-        disabled=not st.session_state.messages,
-    )
+    # drawn now with what the conversation holds, and again once this run has answered
+    export_slot = st.sidebar.empty()
+    export_button(export_slot, "export_before_answers")
     add_documents(assistant)
-    return SearchFilter(frozenset(chosen), frozenset(orgs), frozenset(chosen_years))
+    return SearchFilter(frozenset(chosen), frozenset(orgs), frozenset(chosen_years)), export_slot
 
 
 def add_documents(assistant: Assistant) -> None:
@@ -158,46 +157,81 @@ def main() -> None:
         settings = load_settings()
         assistant = get_assistant(settings_key(settings), settings)
         build_index_if_missing(assistant)
-        search_filter = sidebar(assistant)
+        search_filter, export_slot = sidebar(assistant)
     except (ConfigError, CatalogError, IndexError_, FileNotFoundError) as exc:
         st.error(f"The assistant cannot start: {exc}")
         st.stop()
 
-    for message in st.session_state.messages:
+    question = st.chat_input("Ask about the documents…")
+    if question:
+        # stored before anything slow: a run cut short by the next question cannot lose it
+        st.session_state.messages.append({"role": "user", "content": question})
+    show_conversation(assistant, search_filter)
+    export_button(export_slot, "export")
+
+
+def export_button(slot, key: str) -> None:
+    slot.download_button(
+        "Export conversation (Markdown)",
+        conversation_markdown([m.get("answer") or m["unanswered"]
+                               for m in st.session_state.messages if m["role"] == "assistant"]),
+        file_name="conversation.md", mime="text/markdown", key=key,
+        disabled=not st.session_state.messages,
+    )
+
+
+def show_conversation(assistant: Assistant, search_filter: SearchFilter) -> None:
+    """Every message in order; a question without an answer yet (new, or one whose run was cut
+    short by a question sent meanwhile) is answered where it stands."""
+    messages = st.session_state.messages
+    i = 0
+    while i < len(messages):
+        message = messages[i]
         with st.chat_message(message["role"]):
-            if "answer" in message:
+            if message["role"] == "user":
+                st.text(message["content"])
+            elif "answer" in message:
                 show_answer(message["answer"])
             else:
-                st.text(message["content"])
+                st.error(message["unanswered"].reason)
+        answered = i + 1 < len(messages) and messages[i + 1]["role"] == "assistant"
+        if message["role"] == "user" and not answered:
+            with st.chat_message("assistant"):
+                reply = answer_question(assistant, message["content"], search_filter,
+                                        history_before(messages, i))
+                # stored the moment it exists, before it is drawn
+                messages.insert(i + 1, reply)
+                if "answer" in reply:
+                    show_answer(reply["answer"])
+                else:
+                    st.error(reply["unanswered"].reason)
+            i += 1
+        i += 1
 
-    question = st.chat_input("Ask about the documents…")
-    if not question:
-        return
-    with st.chat_message("user"):
-        st.text(question)
-    st.session_state.messages.append({"role": "user", "content": question})
-    with st.chat_message("assistant"):
-        live = st.empty()
-        streamed: list[str] = []
 
-        def on_token(piece: str) -> None:
-            streamed.append(piece)
-            live.markdown(escape_markdown("".join(streamed)) + " ▌")
+def history_before(messages: list[dict], end: int) -> list[Turn]:
+    return [Turn(m["answer"].question, m["answer"].text, m["answer"].searched_for)
+            for m in messages[:end] if "answer" in m]
 
-        history = [Turn(m["answer"].question, m["answer"].text, m["answer"].searched_for)
-                   for m in st.session_state.messages if "answer" in m]
-        try:
-            answer = assistant.ask(question, top_k=st.session_state.top_k,
-                                   search_filter=search_filter,
-                                   backend=st.session_state.backend, on_token=on_token,
-                                   history=history)
-        except (ValueError, IndexError_) as exc:
-            live.empty()
-            st.error(str(exc))
-            return
+
+def answer_question(assistant: Assistant, question: str, search_filter: SearchFilter,
+                    history: list[Turn]) -> dict:
+    live = st.empty()
+    streamed: list[str] = []
+
+    def on_token(piece: str) -> None:
+        streamed.append(piece)
+        live.markdown(escape_markdown("".join(streamed)) + " ▌")
+
+    try:
+        answer = assistant.ask(question, top_k=st.session_state.top_k,
+                               search_filter=search_filter, backend=st.session_state.backend,
+                               on_token=on_token, history=history)
+    except (ValueError, IndexError_) as exc:
+        return {"role": "assistant",
+                "unanswered": Unanswered(question, str(exc), detect_language(question))}
+    finally:
         live.empty()  # the checked answer replaces the raw stream
-        show_answer(answer)
-    st.session_state.messages.append({"role": "assistant", "answer": answer})
-
+    return {"role": "assistant", "answer": answer}
 
 main()

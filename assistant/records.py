@@ -89,6 +89,15 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Unanswered:
+    """A question that got no answer, and why (an empty or over-long question, a broken index)."""
+
+    question: str
+    reason: str
+    language: str
+
+
+@dataclass(frozen=True)
 class TokenUsage:
     input_tokens: int
     output_tokens: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .records import Answer, Citation, Passage
+from .records import Answer, Citation, Passage, Unanswered
 
 LABELS = {
     "sv": {"sources": "Källor", "unsupported": "EJ STÖDD AV KÄLLAN", "related": "Möjligen relaterat",
@@ -112,12 +112,15 @@ def answer_text(answer: Answer) -> str:
     return "\n".join(lines).rstrip()
 
 
-def conversation_markdown(answers: list[Answer]) -> str:
+def conversation_markdown(answers: list[Answer | Unanswered]) -> str:
     """A conversation as Markdown, each answer followed by its cited passages."""
     out = []
     for answer in answers:
         labels = LABELS[answer.language]
         out.append(f"## {labels['question']}: {answer.question}\n")
+        if isinstance(answer, Unanswered):
+            out.append(f"⚠ {answer.reason}\n")
+            continue
         if answer.searched_for:
             out.append(f"*{labels['searched_for']}: {answer.searched_for}*\n")
         out.append(f"**{labels['answer']}:** {answer.text}\n")

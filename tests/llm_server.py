@@ -24,6 +24,7 @@ class Reply:
     status: int = 200
     garbage: bool = False
     delay_s: float = 0.0
+    word_delay_s: float = 0.0  # a slow stream: the pause before each word
 
 
 _PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>(.*?)</passage>', re.DOTALL)
@@ -98,7 +99,7 @@ class ScriptedLLMServer:
                 ollama = self.path.startswith("/api/chat")
                 text = fill_citations(reply.text, user)
                 if body.get("stream"):
-                    return self._stream(body, text, ollama)
+                    return self._stream(body, text, ollama, reply.word_delay_s)
                 payload = (_ollama_message(body, text, True) if ollama
                            else _openai_completion(body, text))
                 self._send(200, "application/json", json.dumps(payload).encode())
@@ -110,7 +111,7 @@ class ScriptedLLMServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, body, text, ollama):
+            def _stream(self, body, text, ollama, word_delay_s=0.0):
                 self.send_response(200)
                 self.send_header("Content-Type",
                                  "application/x-ndjson" if ollama else "text/event-stream")
@@ -118,6 +119,7 @@ class ScriptedLLMServer:
                 self.end_headers()
                 words = [w + " " for w in text.split(" ")] if text else []
                 for word in words:
+                    time.sleep(word_delay_s)
                     if ollama:
                         line = json.dumps(_ollama_message(body, word, False)) + "\n"
                     else:

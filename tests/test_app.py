@@ -187,3 +187,14 @@ def test_the_export_names_what_a_follow_up_searched_for(corpus_assistant):
     export = conversation_markdown([first, second])
     assert "## Fråga: Och i Pirkkala?" in export
     assert "*Sökte efter: Vilka är de största invandrargrupperna i Pirkkala?*" in export
+
+
+def test_a_question_that_cannot_be_answered_keeps_its_place_with_a_message(app):
+    ask(app, "Varför? " * 400)  # over the 2,000-character limit
+    assert any("longer than 2000 characters" in e.value for e in app.chat_message[-1].error)
+    ask(app, GLADSAXE)
+    roles = [m.name for m in app.chat_message]
+    assert roles == ["user", "assistant", "user", "assistant"]
+    assert any("12 stycken jobbpakker" in t for t in answer_markdown(app))
+    # the earlier message stays where it was
+    assert any("longer than 2000 characters" in e.value for e in app.chat_message[1].error)

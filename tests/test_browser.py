@@ -1,6 +1,7 @@
 """End to end in a real headless browser: Debian's chromium, driven by Playwright, against
 `streamlit run app.py` on a loopback port."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -26,11 +27,18 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(small_assistant, tmp_path):
+    with streamlit_app(small_assistant, tmp_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def streamlit_app(small_assistant, tmp_path, **settings):
     small_assistant.index()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "ASSISTANT_CORPUS_DIR": str(small_assistant.settings.corpus_dir),
-           "ASSISTANT_INDEX_DIR": str(small_assistant.settings.index_dir)}
+           "ASSISTANT_INDEX_DIR": str(small_assistant.settings.index_dir),
+           **{f"ASSISTANT_{k.upper()}": v for k, v in settings.items()}}
     log = open(tmp_path / "streamlit.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
@@ -79,3 +87,100 @@ def test_ask_in_the_browser_and_see_the_cited_source(server):
         page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "answer.png").stat().st_size > 10_000
+
+
+def launch(p):
+    return p.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+
+
+def conversation(page) -> list[str]:
+    """The chat as a reader sees it: each message's text, in order."""
+    return [m.inner_text() for m in page.locator('[data-testid="stChatMessage"]').all()]
+
+
+QUESTIONS = ["Vad gjorde Gladsaxe med jobbpakker?", "Hur många invånare har Pirkkala?",
+             "How many people came to Solna in 2007?"]
+ANSWERS = ["12 stycken jobbpakker", "15 639", "118 personer"]
+
+
+def assert_each_question_kept_its_answer(page):
+    from playwright.sync_api import expect
+
+    expect(page.locator('[data-testid="stChatMessage"]')).to_have_count(2 * len(QUESTIONS),
+                                                                          timeout=90_000)
+    for _ in range(60):  # the last answer may still be streaming or rendering
+        shown = conversation(page)
+        if all(a in shown[2 * i + 1] for i, a in enumerate(ANSWERS)):
+            break
+        page.wait_for_timeout(500)
+    for i, (question, answer) in enumerate(zip(QUESTIONS, ANSWERS)):
+        assert question in shown[2 * i], shown
+        assert answer in shown[2 * i + 1], shown
+
+
+def assert_export_in_order(page, answers):
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_text("Export conversation (Markdown)").click()
+    export = Path(download.value.path()).read_text("utf-8")
+    at = 0
+    for question, answer in zip(QUESTIONS, answers):
+        at = export.index(question, at)
+        at = export.index(answer, at)  # each question followed by its own answer
+
+
+def test_questions_sent_back_to_back_each_keep_their_answer(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server, wait_until="domcontentloaded")
+        box = page.get_by_placeholder("Ask about the documents…")
+        box.wait_for(timeout=60_000)
+        box.fill(QUESTIONS[0])
+        box.press("Enter")
+        for question, answer in zip(QUESTIONS[1:], ANSWERS):
+            box.fill(question)  # typed while the answer is being made
+            # and sent on the very frame the previous answer shows
+            page.wait_for_function(f"() => document.body.innerText.includes({answer!r})",
+                                   polling="raf", timeout=60_000)
+            box.press("Enter")
+        assert_each_question_kept_its_answer(page)
+        assert_export_in_order(page, ANSWERS)
+        browser.close()
+
+
+def test_a_question_sent_while_an_answer_streams_keeps_both_answers(small_assistant, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from .llm_server import Reply, ScriptedLLMServer
+
+    answers = {q: a for q, a in zip(QUESTIONS, [
+        "Gladsaxe har 12 stycken jobbpakker inom Jobbcenter [{cite:12 stycken jobbpakker}].",
+        "Pirkkala har 15 639 invånare [{cite:15 639}].",
+        "Under 2007 kom 118 personer till Solna [{cite:118 personer}]."])}
+    with ScriptedLLMServer() as llm:
+        # each answer streams for about two seconds
+        llm.script = {q[:20]: Reply(a, word_delay_s=0.25) for q, a in answers.items()}
+        with streamlit_app(small_assistant, tmp_path, answer_backend="openai",
+                           llm_base_url=llm.url + "/v1", llm_model="scripted") as url, \
+                sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, wait_until="domcontentloaded")
+            box = page.get_by_placeholder("Ask about the documents…")
+            box.wait_for(timeout=60_000)
+            for question, answer in zip(QUESTIONS, answers.values()):
+                box.fill(question)
+                box.press("Enter")
+                # the next question goes in while this answer is still streaming
+                page.wait_for_function(f"() => document.body.innerText.includes({answer.split()[0]!r})",
+                                       polling="raf", timeout=60_000)
+            assert_each_question_kept_its_answer(page)
+            page.wait_for_function("() => !document.body.innerText.includes('▌')", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "streamed-back-to-back.png"), full_page=True)
+            assert_export_in_order(page, ["12 stycken jobbpakker", "15 639", "118 personer"])
+            browser.close()
