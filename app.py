@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import streamlit as st
 
 from assistant.config import ConfigError, Settings, load_settings, settings_key
@@ -11,10 +14,13 @@ from assistant.text import detect_language
 from assistant.pipeline import Assistant
 from assistant.render import (LABELS, conversation_markdown, escape_markdown,
                               highlighted_passage, where)
+from assistant.audit import AuditLog
 from assistant.catalog import CatalogError
 from assistant.retrieval import SearchFilter
 from assistant.store import IndexError_
 from assistant.uploads import UploadError, discard, save_uploads
+
+UI_USER = "ui"  # who the audit log names for changes made in this page (no sign-in yet)
 
 st.set_page_config(page_title="Integration documents assistant", page_icon="📄", layout="wide")
 
@@ -139,12 +145,18 @@ def add_documents(assistant: Assistant) -> None:
         return
     bar.empty()
     problems = {s["path"]: s["reason"] for s in report.skipped}
-    for upload in saved:
+    audit = AuditLog(Path(assistant.settings.state_dir) / "audit.log")
+    for upload, data in zip(saved, (f.getvalue() for f in files)):
+        digest = hashlib.sha256(data).hexdigest()
         if upload.stored in problems:
             st.sidebar.error(f"{upload.name} could not be added: {problems[upload.stored]}")
             discard(assistant.settings.corpus_dir, upload)
+            audit.record(UI_USER, "add", upload.stored, digest,
+                         f"refused: {problems[upload.stored]}")
         else:
             st.sidebar.success(f"Added {upload.name} as {upload.stored}")
+            audit.record(UI_USER, "add", upload.stored, digest,
+                         "added" if upload.created else "unchanged")
     st.session_state.upload_round += 1
 
 

@@ -11,6 +11,7 @@ from .catalog import CatalogError
 from .config import ConfigError, load_settings
 from .conversation import HistoryError, load_history
 from .embeddings import EmbedderError
+from .keys import KeyStoreError
 from .evaluate import QuestionSetError
 from .store import IndexError_
 
@@ -93,6 +94,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api import create_app
+    from .pipeline import Assistant
+
+    settings = _settings(args)
+    assistant = Assistant(settings)
+    report = assistant.ensure_index(show_progress=sys.stderr.isatty())
+    if report is not None:
+        print(f"built the index: {report.summary()}", file=sys.stderr)
+    app = create_app(settings, assistant)
+    print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from pathlib import Path as _Path
+
+    from .keys import KeyStore
+
+    store = KeyStore(_Path(_settings(args).state_dir) / "keys.json")
+    if args.action == "create":
+        record, secret = store.create(args.role, args.name)
+        print(f"created {record.role} key {record.id} ({record.name}); it is shown once, only "
+              "its hash is stored:", file=sys.stderr)
+        print(secret)
+    elif args.action == "list":
+        for key in store.list():
+            state = "revoked" if key.revoked else "active"
+            print(f"{key.id}  {key.role:<6}  {state:<7}  {key.created}  {key.name}")
+    else:
+        record = store.revoke(args.key)
+        print(f"revoked {record.role} key {record.id} ({record.name})")
+    return 0
+
+
 def _backend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"],
                    help="answer backend (default: extractive, or ASSISTANT_ANSWER_BACKEND)")
@@ -126,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_arguments(p)
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("serve", help="serve the HTTP API (OpenAPI docs at /docs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("keys", help="create, list or revoke API keys")
+    keys = p.add_subparsers(dest="action", required=True)
+    k = keys.add_parser("create", help="a new key, printed once as the last line")
+    k.add_argument("--role", required=True, choices=["reader", "editor", "admin"])
+    k.add_argument("--name", help="who or what the key is for")
+    keys.add_parser("list", help="the keys (never their secrets)")
+    k = keys.add_parser("revoke", help="revoke a key by its id or name")
+    k.add_argument("key")
+    p.set_defaults(func=cmd_keys)
+
     from .evaluate import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
     p = sub.add_parser("eval", help="measure retrieval, citations and abstention on gold questions")
@@ -158,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, CatalogError, QuestionSetError, EmbedderError, IndexError_, HistoryError,
-            FileNotFoundError, ValueError) as exc:
+            KeyStoreError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

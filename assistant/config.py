@@ -96,6 +96,12 @@ class Settings(BaseSettings):
 
     max_file_mb: float = Field(50.0, gt=0)
 
+    # The HTTP API (python -m assistant serve): API keys and the audit log live in state_dir.
+    state_dir: Path = Path("state")
+    api_rate_limit_per_minute: int = Field(120, ge=1)  # requests per key
+    api_max_body_kb: int = Field(256, ge=1)  # JSON requests; uploads are bounded by max_file_mb
+    api_cors_origins: list[str] = []  # none: browsers on other origins may not call the API
+
     @model_validator(mode="after")
     def _overlap_below_chunk_size(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_tokens:

@@ -10,10 +10,11 @@ GLADSAXE = "Vad gjorde Gladsaxe med jobbpakker?"
 
 
 @pytest.fixture
-def app(small_assistant, monkeypatch):
+def app(small_assistant, monkeypatch, tmp_path):
     small_assistant.index()
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(small_assistant.settings.corpus_dir))
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(small_assistant.settings.index_dir))
+    monkeypatch.setenv("ASSISTANT_STATE_DIR", str(tmp_path / "state"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
@@ -47,7 +48,7 @@ def test_document_filter_narrows_the_sources(app):
     assert all("Toronto" in label for label in labels)
 
 
-def test_upload_makes_new_content_answerable(app, small_assistant):
+def test_upload_makes_new_content_answerable(app, small_assistant, tmp_path):
     uploader = app.sidebar.file_uploader[0]
     uploader.set_value(("kungsbacka.txt",
                         "Kungsbacka kommun erbjuder samhällsorientering på dari varje onsdag.".encode(),
@@ -58,14 +59,24 @@ def test_upload_makes_new_content_answerable(app, small_assistant):
     assert (small_assistant.settings.corpus_dir / "kungsbacka.txt").is_file()
     ask(app, "När erbjuder Kungsbacka samhällsorientering på dari?")
     assert any("onsdag" in t for t in answer_markdown(app))
+    from assistant.audit import AuditLog
+
+    entry = AuditLog(tmp_path / "state" / "audit.log").entries()[-1]
+    assert entry["action"] == "add" and entry["file"] == "kungsbacka.txt"
+    assert entry["outcome"] == "added" and len(entry["sha256"]) == 64
 
 
-def test_undecodable_upload_is_refused_and_earlier_answers_still_work(app, small_assistant):
+def test_undecodable_upload_is_refused_and_earlier_answers_still_work(app, small_assistant,
+                                                                     tmp_path):
     ask(app, GLADSAXE)
     app.sidebar.file_uploader[0].set_value(("trasig.txt", UNDECODABLE, "text/plain")).run()
     app.sidebar.button[0].click().run()
     errors = [e.value for e in app.sidebar.error]
     assert any("trasig.txt" in e and "undecodable text" in e for e in errors)
+    from assistant.audit import AuditLog
+
+    refused = AuditLog(tmp_path / "state" / "audit.log").entries()[-1]
+    assert refused["file"] == "trasig.txt" and refused["outcome"].startswith("refused")
     assert not (small_assistant.settings.corpus_dir / "trasig.txt").exists()
     ask(app, GLADSAXE)
     assert any("12 stycken jobbpakker" in t for t in answer_markdown(app))

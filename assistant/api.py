@@ -1,0 +1,230 @@
+"""The HTTP API: `python -m assistant serve`. FastAPI over the same Assistant as the CLI and UI.
+
+Every endpoint but /health wants `Authorization: Bearer KEY` (see keys.py): a missing or unknown
+key is 401, a role too weak for the endpoint 403, more than `api_rate_limit_per_minute` requests
+of one key in a minute 429. Request bodies are bounded (`api_max_body_kb`, uploads by
+`max_file_mb`: 413). Responses escape <, > and & inside JSON strings, so document text can never
+be read as markup by a careless client. Every change to the corpus is in the audit log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, UploadFile
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from .audit import AuditLog
+from .catalog import CatalogError
+from .config import Settings
+from .conversation import HistoryError, parse_history
+from .keys import ApiKey, KeyStore
+from .pipeline import MAX_QUESTION_CHARS, Assistant
+from .render import answer_json
+from .retrieval import SearchFilter
+from .store import IndexError_
+from .uploads import UploadError, discard, save_uploads
+
+SYNC_WAIT_S = 60
+
+
+class SafeJSONResponse(JSONResponse):
+    def render(self, content) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+                .encode("utf-8"))
+
+
+class Filters(BaseModel):
+    documents: list[str] = Field(default_factory=list, max_length=1000)
+    organisations: list[str] = Field(default_factory=list, max_length=1000)
+    years: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    top_k: int | None = Field(None, ge=1, le=50)
+    filters: Filters | None = None
+    history: list[dict] = Field(default_factory=list, max_length=50)
+
+
+class RateLimiter:
+    """At most `per_minute` requests of one key in any 60 seconds."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, key_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen[key_id]
+            while seen and now - seen[0] >= 60:
+                seen.popleft()
+            if len(seen) >= self.per_minute:
+                return False
+            seen.append(now)
+            return True
+
+
+class BodyLimit:
+    """Refuse a request body over its limit (413), by its Content-Length or as it arrives."""
+
+    def __init__(self, app, json_limit: int, upload_limit: int) -> None:
+        self.app, self.json_limit, self.upload_limit = app, json_limit, upload_limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        upload = scope["path"] == "/documents" and scope["method"] == "POST"
+        limit = self.upload_limit if upload else self.json_limit
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            response = SafeJSONResponse({"detail": f"the request body is larger than {limit} bytes"},
+                                        status_code=413)
+            return await response(scope, receive, send)
+        received = 0
+
+        async def bounded():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, f"the request body is larger than {limit} bytes")
+            return message
+
+        return await self.app(scope, bounded, send)
+
+
+def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
+    assistant = assistant or Assistant(settings)
+    keys = KeyStore(Path(settings.state_dir) / "keys.json")
+    audit = AuditLog(Path(settings.state_dir) / "audit.log")
+    limiter = RateLimiter(settings.api_rate_limit_per_minute)
+    upload_limit = int(settings.max_file_mb * 1024 * 1024)
+    # the bundled model's engine is not known to be safe from several threads at once, and a
+    # sync embeds with it too: questions and syncs take turns
+    model_lock = threading.Lock()
+
+    app = FastAPI(title="Integration documents assistant", default_response_class=SafeJSONResponse,
+                  description="Questions about integration-policy documents, answered with "
+                              "checked citations. Send `Authorization: Bearer KEY`.")
+    app.add_middleware(BodyLimit, json_limit=settings.api_max_body_kb * 1024,
+                       upload_limit=upload_limit + 64 * 1024)
+    if settings.api_cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+
+    def caller(role: str):
+        def check(authorization: str | None = Header(None)) -> ApiKey:
+            scheme, _, secret = (authorization or "").partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                raise HTTPException(401, "an API key is required: Authorization: Bearer KEY",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            key = keys.verify(secret.strip())
+            if key is None:
+                raise HTTPException(401, "the API key is not valid",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            if not key.allows(role):
+                raise HTTPException(403, f"a {key.role} key may not do this; it needs {role}")
+            if not limiter.allow(key.id):
+                raise HTTPException(429, "too many requests for this key; try again in a minute",
+                                    headers={"Retry-After": "60"})
+            return key
+        return check
+
+    @app.exception_handler(IndexError_)
+    def index_problem(request: Request, exc: IndexError_):
+        return SafeJSONResponse({"detail": f"the index cannot be used: {exc}"}, status_code=503)
+
+    @app.get("/health")
+    def health() -> dict:
+        manifest = assistant.snapshot().manifest
+        return {"status": "ok", "documents": manifest.documents, "chunks": manifest.chunks}
+
+    @app.post("/ask")
+    def ask(request: AskRequest, key: ApiKey = Depends(caller("reader"))) -> dict:
+        """The same object as `python -m assistant ask --json`."""
+        try:
+            history = parse_history(request.history, "history")
+        except HistoryError as exc:
+            raise HTTPException(422, str(exc)) from None
+        chosen = request.filters or Filters()
+        search_filter = SearchFilter(frozenset(chosen.documents), frozenset(chosen.organisations),
+                                     frozenset(chosen.years))
+        try:
+            with model_lock:
+                answer = assistant.ask(request.question, top_k=request.top_k,
+                                       search_filter=search_filter, history=history)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return answer_json(answer)
+
+    @app.get("/documents")
+    def documents(key: ApiKey = Depends(caller("reader"))) -> list[dict]:
+        return [{"source": d.source, "title": d.title, "kind": d.kind,
+                 "organisation": d.organisation, "year": d.year, "chunks": d.chunks,
+                 "sha256": d.sha256, "indexed_at": d.indexed_at}
+                for d in sorted(assistant.snapshot().documents.values(), key=lambda d: d.source)]
+
+    @app.post("/documents", status_code=201)
+    def add_document(file: UploadFile = File(...), key: ApiKey = Depends(caller("editor"))) -> dict:
+        """Upload one file (field `file`) into the corpus folder, then an incremental sync."""
+        data = file.file.read(upload_limit + 1)
+        name = file.filename or ""
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) > upload_limit:
+            audit.record(key.name, "add", name, None, "refused: too large")
+            raise HTTPException(413, f"{name}: larger than {settings.max_file_mb:g} MB")
+        try:
+            saved = save_uploads(settings.corpus_dir, [(name, data)])[0]
+        except UploadError as exc:
+            audit.record(key.name, "add", name, digest, f"refused: {exc}")
+            raise HTTPException(422, str(exc)) from None
+        report = sync(key, "add", saved.stored, digest, lambda: discard(settings.corpus_dir, saved))
+        problem = next((s["reason"] for s in report.skipped if s["path"] == saved.stored), None)
+        if problem:
+            discard(settings.corpus_dir, saved)
+            audit.record(key.name, "add", saved.stored, digest, f"refused: {problem}")
+            raise HTTPException(422, f"{name} could not be added: {problem}")
+        audit.record(key.name, "add", saved.stored, digest, "added" if saved.created else "unchanged")
+        return {"source": saved.stored, "created": saved.created, "index": report.as_json()}
+
+    @app.delete("/documents/{source:path}")
+    def remove_document(source: str, key: ApiKey = Depends(caller("editor"))) -> dict:
+        """Remove an indexed document (by its `source` from GET /documents) and sync."""
+        known = assistant.snapshot().documents.get(source)
+        root = Path(settings.corpus_dir).resolve()
+        path = (root / source).resolve()
+        if known is None or not path.is_relative_to(root):
+            audit.record(key.name, "remove", source, None, "refused: no such document")
+            raise HTTPException(404, f"no indexed document {source!r}")
+        path.unlink(missing_ok=True)
+        report = sync(key, "remove", source, known.sha256)
+        audit.record(key.name, "remove", source, known.sha256, "removed")
+        return {"source": source, "index": report.as_json()}
+
+    @app.get("/audit")
+    def audit_log(key: ApiKey = Depends(caller("admin"))) -> list[dict]:
+        return audit.entries()
+
+    def sync(key: ApiKey, action: str, file: str, digest: str | None, undo=None):
+        try:
+            with model_lock:
+                return assistant.index(wait_s=SYNC_WAIT_S)
+        except (IndexError_, CatalogError) as exc:
+            if undo:
+                undo()
+            audit.record(key.name, action, file, digest, f"failed: {exc}")
+            raise HTTPException(503, f"the index was not updated: {exc}") from None
+
+    return app

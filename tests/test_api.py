@@ -1,0 +1,248 @@
+"""The HTTP API against a real `python -m assistant serve` process on 127.0.0.1: keys, roles,
+limits, uploads, the audit log, and answers equal to `ask --json`."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from .conftest import CORPUS, ROOT
+from .test_browser import free_port
+from .test_cli import run
+
+GLADSAXE = "Vad gjorde Gladsaxe med jobbpakker?"
+MAX_FILE_MB = 0.05
+MAX_BODY_KB = 16
+RATE_LIMIT = 30
+
+
+class Service:
+    def __init__(self, root):
+        self.root = root
+        self.corpus = root / "corpus"
+        self.env = {"ASSISTANT_CORPUS_DIR": str(self.corpus),
+                    "ASSISTANT_INDEX_DIR": str(root / "index"),
+                    "ASSISTANT_STATE_DIR": str(root / "state"),
+                    "ASSISTANT_MAX_FILE_MB": str(MAX_FILE_MB),
+                    "ASSISTANT_API_MAX_BODY_KB": str(MAX_BODY_KB),
+                    "ASSISTANT_API_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT)}
+        self.keys = {}
+
+    def key(self, role, name=None):
+        result = run("keys", "create", "--role", role, "--name", name or role, cwd=self.root,
+                     env=self.env)
+        assert result.returncode == 0, result.stderr
+        secret = result.stdout.strip().splitlines()[-1]
+        return secret
+
+    def client(self, key=None):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def files(self):
+        return sorted(p.name for p in self.corpus.iterdir())
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    root = tmp_path_factory.mktemp("service")
+    (root / "corpus").mkdir()
+    for name in ("vanorter-gladsaxe-pirkkala-ski-solna-2008.txt",
+                 "stockholm-studieresa-toronto.txt", "catalog.toml"):
+        shutil.copy(CORPUS / name, root / "corpus" / name)
+    svc = Service(root)
+    port = free_port()
+    log = open(root / "serve.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port)], cwd=root,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **svc.env}, stdout=log,
+        stderr=subprocess.STDOUT)
+    svc.url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(svc.url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the API did not start: " + (root / "serve.log").read_text())
+    svc.reader, svc.editor, svc.admin = svc.key("reader"), svc.key("editor"), svc.key("admin")
+    yield svc
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+    served = (root / "serve.log").read_text()
+    for secret in (svc.reader, svc.editor, svc.admin):
+        assert secret not in served  # a key is never logged
+
+
+ENDPOINTS = [("POST", "/ask", {"json": {"question": GLADSAXE}}), ("GET", "/documents", {}),
+             ("POST", "/documents", {"files": {"file": ("x.txt", b"Text om SFI.")}}),
+             ("DELETE", "/documents/stockholm-studieresa-toronto.txt", {}), ("GET", "/audit", {})]
+
+
+def test_health_needs_no_key(service):
+    health = httpx.get(service.url + "/health").json()
+    assert health["status"] == "ok" and health["documents"] == 2
+
+
+@pytest.mark.parametrize("method, path, body", ENDPOINTS)
+@pytest.mark.parametrize("authorization", [None, "Bearer ak_not-a-real-key", "Basic dXNlcjpwdw==",
+                                           "Bearer", "bearer ak_"])
+def test_every_endpoint_refuses_a_missing_or_wrong_key(service, method, path, body, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = httpx.request(method, service.url + path, headers=headers, **body)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert service.files() == ["catalog.toml", "stockholm-studieresa-toronto.txt",
+                               "vanorter-gladsaxe-pirkkala-ski-solna-2008.txt"]
+
+
+@pytest.mark.parametrize("role, refused", [
+    ("reader", {"POST /documents", "DELETE /documents/stockholm-studieresa-toronto.txt",
+                "GET /audit"}),
+    ("editor", {"GET /audit"})])
+def test_a_weak_role_is_refused_and_changes_nothing(service, role, refused):
+    before = service.files()
+    key = service.reader if role == "reader" else service.editor
+    with service.client(key) as client:
+        for method, path, body in ENDPOINTS:
+            if f"{method} {path}" in refused:
+                response = client.request(method, path, **body)
+                assert response.status_code == 403, (method, path, response.text)
+                assert f"a {role} key may not do this" in response.json()["detail"]
+            elif method in ("GET", "POST") and path in ("/ask", "/documents") and \
+                    f"{method} {path}" != "POST /documents":
+                assert client.request(method, path, **body).status_code == 200
+    assert service.files() == before
+
+
+def test_ask_returns_what_ask_json_returns(service):
+    with service.client(service.reader) as client:
+        response = client.post("/ask", json={"question": GLADSAXE})
+    assert response.status_code == 200
+    cli = run("ask", GLADSAXE, "--json", cwd=service.root, env=service.env)
+    expected = json.loads(cli.stdout)
+    got = response.json()
+    assert got["answer"] == expected["answer"] and "12 stycken jobbpakker" in got["answer"]
+    assert [c["source"] for c in got["citations"]] == [c["source"] for c in expected["citations"]]
+    assert set(got) == set(expected)
+
+
+def test_a_follow_up_and_filters_go_through_the_api(service):
+    with service.client(service.reader) as client:
+        follow_up = client.post("/ask", json={
+            "question": "Och i Pirkkala?",
+            "history": [{"question": "Vilka är de största invandrargrupperna i Gladsaxe?",
+                         "answer": "Pakistan … [1]"}]}).json()
+        assert follow_up["searched_for"] == "Vilka är de största invandrargrupperna i Pirkkala?"
+        filtered = client.post("/ask", json={"question": GLADSAXE, "filters": {
+            "documents": ["stockholm-studieresa-toronto.txt"]}}).json()
+        assert {p["source"] for p in filtered["passages"]} == {"stockholm-studieresa-toronto.txt"}
+        for bad in [{"question": "x" * 2001}, {"question": "   "}, {"question": GLADSAXE,
+                    "history": [{"answer": "no question"}]}, {"question": GLADSAXE, "top_k": 0}]:
+            response = client.post("/ask", json=bad)
+            assert response.status_code == 422, bad
+
+
+def test_an_editor_adds_and_removes_a_document_and_the_audit_log_has_both(service):
+    text = "Kungsbacka kommun erbjuder samhällsorientering på dari varje onsdag.".encode()
+    question = {"question": "När erbjuder Kungsbacka samhällsorientering på dari?"}
+    with service.client(service.editor) as editor, service.client(service.reader) as reader:
+        added = editor.post("/documents", files={"file": ("kungsbacka.txt", text)})
+        assert added.status_code == 201, added.text
+        assert added.json()["source"] == "kungsbacka.txt" and added.json()["index"]["added"]
+        # served from the new snapshot at once, without a restart
+        assert "onsdag" in reader.post("/ask", json=question).json()["answer"]
+        assert "kungsbacka.txt" in [d["source"] for d in reader.get("/documents").json()]
+        removed = editor.delete("/documents/kungsbacka.txt")
+        assert removed.status_code == 200 and removed.json()["index"]["removed"] == ["kungsbacka.txt"]
+        assert "onsdag" not in reader.post("/ask", json=question).json()["answer"]
+        assert editor.delete("/documents/kungsbacka.txt").status_code == 404
+    with service.client(service.admin) as admin:
+        log = admin.get("/audit").json()
+    digest = __import__("hashlib").sha256(text).hexdigest()
+    assert {"who": "editor", "action": "add", "file": "kungsbacka.txt", "sha256": digest,
+            "outcome": "added"}.items() <= log[-3].items()
+    assert {"who": "editor", "action": "remove", "file": "kungsbacka.txt", "sha256": digest,
+            "outcome": "removed"}.items() <= log[-2].items()
+    assert log[-1]["outcome"].startswith("refused") and log[-1]["action"] == "remove"
+
+
+def test_paths_outside_the_corpus_are_refused(service, tmp_path):
+    outside = service.root / "secret.txt"
+    outside.write_text("keep me", "utf-8")
+    with service.client(service.editor) as editor:
+        for path in ["/documents/..%2Fsecret.txt", "/documents/%2E%2E/secret.txt",
+                     "/documents/catalog.toml", "/documents/..%2F..%2Fetc%2Fpasswd"]:
+            response = editor.delete(path)
+            assert response.status_code == 404, path
+        added = editor.post("/documents", files={"file": ("../../evil.txt", "Ondskefull text om "
+                                                          "SFI i Evilstad.".encode())})
+        assert added.status_code == 201 and added.json()["source"] == "evil.txt"
+        assert (service.corpus / "evil.txt").is_file()
+        assert not (service.root / "evil.txt").exists()
+        assert not (service.root.parent / "evil.txt").exists()
+        assert editor.delete("/documents/evil.txt").status_code == 200
+    assert outside.read_text("utf-8") == "keep me"
+    assert (service.corpus / "catalog.toml").is_file()
+
+
+def test_oversize_bodies_and_bad_files_are_refused(service):
+    before = service.files()
+    with service.client(service.editor) as editor:
+        big = editor.post("/documents", files={"file": ("big.txt", b"SFI " * 20_000)})
+        assert big.status_code == 413
+        body = editor.post("/ask", json={"question": GLADSAXE, "history": [
+            {"question": "x" * 1000, "answer": "y" * 1000}] * 10})
+        assert body.status_code == 413
+        wrong_type = editor.post("/documents", files={"file": ("tool.exe", b"MZ")})
+        assert wrong_type.status_code == 422 and "unsupported file type" in wrong_type.text
+        garbage = bytes(range(128, 256)) * 40
+        undecodable = editor.post("/documents", files={"file": ("trasig.txt", garbage)})
+        assert undecodable.status_code == 422 and "trasig.txt" in undecodable.text
+    assert service.files() == before
+
+
+def test_document_markup_comes_back_escaped(service):
+    hostile = ("Rapport om SFI i Hostilia. <script>alert('xss')</script> Läs mer "
+               "<img src=x onerror=alert(1)> om Hostilia kommuns SFI-utbildning.")
+    with service.client(service.editor) as editor:
+        assert editor.post("/documents", files={"file": ("hostilia.txt", hostile.encode())}
+                           ).status_code == 201
+        response = editor.post("/ask", json={"question": "Vad säger rapporten om SFI i Hostilia?"})
+        assert "<script>" not in response.text and "<img" not in response.text
+        assert "\\u003cscript\\u003e" in response.text
+        assert any("<script>alert('xss')</script>" in p["text"] for p in response.json()["passages"])
+        assert editor.delete("/documents/hostilia.txt").status_code == 200
+
+
+def test_too_many_requests_of_one_key_are_refused(service):
+    key = service.key("reader", "busy-reader")
+    with service.client(key) as client:
+        codes = [client.get("/documents").status_code for _ in range(RATE_LIMIT + 2)]
+    assert codes[:RATE_LIMIT] == [200] * RATE_LIMIT and codes[RATE_LIMIT:] == [429, 429]
+    with service.client(service.reader) as other:
+        assert other.get("/documents").status_code == 200  # the limit is per key
+
+
+def test_keys_are_listed_without_secrets_and_a_revoked_key_stops_working(service):
+    key = service.key("reader", "temporary")
+    with service.client(key) as client:
+        assert client.get("/documents").status_code == 200
+        listed = run("keys", "list", cwd=service.root, env=service.env).stdout
+        assert "temporary" in listed and key not in listed
+        stored = (service.root / "state" / "keys.json").read_text("utf-8")
+        assert key not in stored
+        revoked = run("keys", "revoke", "temporary", cwd=service.root, env=service.env)
+        assert revoked.returncode == 0
+        assert client.get("/documents").status_code == 401
+    bad = run("keys", "create", "--role", "owner", cwd=service.root, env=service.env)
+    assert bad.returncode == 2
