@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
 import time
 from collections import defaultdict, deque
 from pathlib import Path
+from typing import Iterator
 
 from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from .audit import AuditLog
@@ -26,7 +28,7 @@ from .catalog import CatalogError
 from .config import Settings
 from .conversation import HistoryError, parse_history
 from .keys import ApiKey, KeyStore
-from .pipeline import MAX_QUESTION_CHARS, Assistant
+from .pipeline import MAX_QUESTION_CHARS, Assistant, clean_question
 from .render import answer_json
 from .retrieval import SearchFilter
 from .store import IndexError_
@@ -35,11 +37,20 @@ from .uploads import UploadError, discard, save_uploads
 SYNC_WAIT_S = 60
 
 
+def safe_json(content) -> str:
+    """JSON in which <, > and & inside strings are escaped, so no client can take document text
+    for markup."""
+    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 class SafeJSONResponse(JSONResponse):
     def render(self, content) -> bytes:
-        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-        return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-                .encode("utf-8"))
+        return safe_json(content).encode("utf-8")
+
+
+def server_sent_event(event: str, data) -> str:
+    return f"event: {event}\ndata: {safe_json(data)}\n\n"
 
 
 class Filters(BaseModel):
@@ -152,22 +163,29 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         return {"status": "ok", "documents": manifest.documents, "chunks": manifest.chunks}
 
     @app.post("/ask")
-    def ask(request: AskRequest, key: ApiKey = Depends(caller("reader"))) -> dict:
-        """The same object as `python -m assistant ask --json`."""
+    def ask(request: AskRequest, http: Request, key: ApiKey = Depends(caller("reader"))):
+        """The same object as `python -m assistant ask --json`. With `Accept: text/event-stream`,
+        server-sent events: `token` events with a language model's text as it arrives, then one
+        `answer` event with the checked answer (or one `error` event)."""
         try:
             history = parse_history(request.history, "history")
-        except HistoryError as exc:
+            clean_question(request.question)
+        except (HistoryError, ValueError) as exc:
             raise HTTPException(422, str(exc)) from None
         chosen = request.filters or Filters()
         search_filter = SearchFilter(frozenset(chosen.documents), frozenset(chosen.organisations),
                                      frozenset(chosen.years))
-        try:
+
+        def answer(on_token=None) -> dict:
             with model_lock:
-                answer = assistant.ask(request.question, top_k=request.top_k,
-                                       search_filter=search_filter, history=history)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return answer_json(answer)
+                return answer_json(assistant.ask(request.question, top_k=request.top_k,
+                                                 search_filter=search_filter, history=history,
+                                                 on_token=on_token))
+
+        if "text/event-stream" in http.headers.get("accept", ""):
+            return StreamingResponse(_streamed(answer), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        return answer()
 
     @app.get("/documents")
     def documents(key: ApiKey = Depends(caller("reader"))) -> list[dict]:
@@ -228,3 +246,26 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             raise HTTPException(503, f"the index was not updated: {exc}") from None
 
     return app
+
+
+def _streamed(answer) -> Iterator[str]:
+    """Run `answer(on_token)` in a thread and pass its tokens on as they come."""
+    pieces: queue.Queue = queue.Queue()
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["answer"] = answer(on_token=lambda piece: pieces.put(piece))
+        except Exception as exc:  # reported to the client as an event, not a broken stream
+            result["error"] = str(exc) if isinstance(exc, (ValueError, IndexError_)) else \
+                f"the answer failed ({type(exc).__name__})"
+        finally:
+            pieces.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    while (piece := pieces.get()) is not None:
+        yield server_sent_event("token", {"text": piece})
+    if "error" in result:
+        yield server_sent_event("error", {"detail": result["error"]})
+    else:
+        yield server_sent_event("answer", result["answer"])

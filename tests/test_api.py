@@ -1,6 +1,7 @@
 """The HTTP API against a real `python -m assistant serve` process on 127.0.0.1: keys, roles,
 limits, uploads, the audit log, and answers equal to `ask --json`."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -50,12 +51,18 @@ class Service:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    root = tmp_path_factory.mktemp("service")
+    with running_service(tmp_path_factory.mktemp("service")) as svc:
+        yield svc
+
+
+@contextlib.contextmanager
+def running_service(root, **settings):
     (root / "corpus").mkdir()
     for name in ("vanorter-gladsaxe-pirkkala-ski-solna-2008.txt",
                  "stockholm-studieresa-toronto.txt", "catalog.toml"):
         shutil.copy(CORPUS / name, root / "corpus" / name)
     svc = Service(root)
+    svc.env.update({f"ASSISTANT_{k.upper()}": v for k, v in settings.items()})
     port = free_port()
     log = open(root / "serve.log", "w")
     process = subprocess.Popen(
@@ -246,3 +253,61 @@ def test_keys_are_listed_without_secrets_and_a_revoked_key_stops_working(service
         assert client.get("/documents").status_code == 401
     bad = run("keys", "create", "--role", "owner", cwd=service.root, env=service.env)
     assert bad.returncode == 2
+
+
+def events(response) -> list[tuple[str, dict]]:
+    out = []
+    for block in response.text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in lines:
+            out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def test_an_extractive_answer_streams_as_one_answer_event(service):
+    with service.client(service.reader) as client:
+        response = client.post("/ask", json={"question": GLADSAXE},
+                               headers={"Accept": "text/event-stream"})
+        plain = client.post("/ask", json={"question": GLADSAXE}).json()
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert events(response) == [("answer", plain)]
+
+
+def test_a_model_answer_streams_its_tokens_then_the_checked_answer(tmp_path_factory):
+    from .llm_server import Reply, ScriptedLLMServer
+
+    raw = ("Gladsaxe har 12 stycken jobbpakker inom Jobbcenter [{cite:12 stycken jobbpakker}]. "
+           "Gladsaxe har också tusen robotar [{cite:12 stycken jobbpakker}].")
+    with ScriptedLLMServer() as llm:
+        llm.reply = Reply(raw, word_delay_s=0.02)
+        with running_service(tmp_path_factory.mktemp("llm-service"), answer_backend="openai",
+                             llm_base_url=llm.url + "/v1", llm_model="scripted") as svc, \
+                svc.client(svc.key("reader")) as client:
+            response = client.post("/ask", json={"question": GLADSAXE},
+                                   headers={"Accept": "text/event-stream"})
+    got = events(response)
+    kinds = [kind for kind, _ in got]
+    assert kinds[-1] == "answer" and set(kinds[:-1]) == {"token"} and len(kinds) > 10
+    streamed = "".join(data["text"] for _, data in got[:-1]).strip()
+    answer = got[-1][1]
+    assert streamed.startswith("Gladsaxe har 12 stycken jobbpakker inom Jobbcenter [")
+    assert answer["backend"] == "openai" and answer["raw_answer"].strip() == streamed
+    # the checked answer marks the sentence its passage does not support
+    assert answer["citations"][0]["supported"] is True
+    assert any("tusen robotar" in f for f in answer["flagged"])
+
+
+def test_a_sync_by_another_process_is_served_without_a_restart(service):
+    question = {"question": "Vilken dag har Tjörn språkcafé för nyanlända?"}
+    document = service.corpus / "tjorn.txt"
+    document.write_text("Tjörns kommun har språkcafé för nyanlända varje tisdag i biblioteket.",
+                        "utf-8")
+    try:
+        assert run("index", cwd=service.root, env=service.env).returncode == 0
+        with service.client(service.reader) as client:
+            assert "tisdag" in client.post("/ask", json=question).json()["answer"]
+    finally:
+        document.unlink()
+        assert run("index", cwd=service.root, env=service.env).returncode == 0
+    with service.client(service.reader) as client:
+        assert "tisdag" not in client.post("/ask", json=question).json()["answer"]
