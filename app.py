@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import streamlit as st
 
 from assistant.config import ConfigError, Settings, load_settings, settings_key
 from assistant.conversation import Turn
+from assistant.corpus import CorpusChangeError, add_files, remove_document
+from assistant.roles import allows, role_for
 from assistant.records import Unanswered
 from assistant.text import detect_language
 from assistant.pipeline import Assistant
@@ -18,9 +19,9 @@ from assistant.audit import AuditLog
 from assistant.catalog import CatalogError
 from assistant.retrieval import SearchFilter
 from assistant.store import IndexError_
-from assistant.uploads import UploadError, discard, save_uploads
+from streamlit.errors import StreamlitSecretNotFoundError
 
-UI_USER = "ui"  # who the audit log names for changes made in this page (no sign-in yet)
+UI_USER = "ui"  # who the audit log names for changes made without sign-in
 
 st.set_page_config(page_title="Integration documents assistant", page_icon="📄", layout="wide")
 
@@ -89,9 +90,12 @@ def _answer_markdown(text: str) -> str:
     return escape_markdown(text).replace("\\[", "**[").replace("\\]", "]**")
 
 
-def sidebar(assistant: Assistant) -> tuple[SearchFilter, object]:
+def sidebar(assistant: Assistant, who: str, role: str) -> tuple[SearchFilter, object]:
     snapshot = assistant.snapshot()
     manifest = snapshot.manifest
+    if who != UI_USER:
+        st.sidebar.caption(f"Signed in as {escape_markdown(who)} ({role})")
+        st.sidebar.button("Sign out", on_click=st.logout)
     st.sidebar.header("Index")
     st.sidebar.markdown(
         f"{manifest.documents} documents, {manifest.chunks} passages  \n"
@@ -118,46 +122,87 @@ def sidebar(assistant: Assistant) -> tuple[SearchFilter, object]:
     # drawn now with what the conversation holds, and again once this run has answered
     export_slot = st.sidebar.empty()
     export_button(export_slot, "export_before_answers")
-    add_documents(assistant)
+    audit = AuditLog(Path(assistant.settings.state_dir) / "audit.log")
+    if allows(role, "editor"):
+        add_documents(assistant, who, audit)
+        remove_documents(assistant, who, audit)
+    if allows(role, "admin"):
+        show_audit_log(audit)
     return SearchFilter(frozenset(chosen), frozenset(orgs), frozenset(chosen_years)), export_slot
 
 
-def add_documents(assistant: Assistant) -> None:
+def add_documents(assistant: Assistant, who: str, audit: AuditLog) -> None:
     st.sidebar.header("Add documents")
     files = st.sidebar.file_uploader("txt, md, pdf, docx or html", accept_multiple_files=True,
                                      type=["txt", "md", "pdf", "docx", "html", "htm"],
                                      key=f"uploads_{st.session_state.upload_round}")
     if not files or not st.sidebar.button("Add to the index"):
         return
-    try:
-        saved = save_uploads(assistant.settings.corpus_dir, [(f.name, f.getvalue()) for f in files])
-    except UploadError as exc:
-        st.sidebar.error(str(exc))
-        return
     bar = st.sidebar.progress(0.0, text="Updating the index…")
     try:
-        report = assistant.index(progress=lambda stage, done, total: bar.progress(
-            done / max(total, 1), text=f"Indexing {stage}: {done} of {total}"), wait_s=60)
-    except (IndexError_, CatalogError) as exc:
-        bar.empty()
-        st.sidebar.error(f"The index was not updated: {exc}. The files are saved in the corpus "
-                         "folder and will be indexed by the next update.")
+        added, _ = add_files(assistant, [(f.name, f.getvalue()) for f in files], who, audit,
+                             progress=lambda stage, done, total: bar.progress(
+                                 done / max(total, 1), text=f"Indexing {stage}: {done} of {total}"))
+    except CorpusChangeError as exc:
+        st.sidebar.error(f"Nothing was added: {exc}")
         return
-    bar.empty()
-    problems = {s["path"]: s["reason"] for s in report.skipped}
-    audit = AuditLog(Path(assistant.settings.state_dir) / "audit.log")
-    for upload, data in zip(saved, (f.getvalue() for f in files)):
-        digest = hashlib.sha256(data).hexdigest()
-        if upload.stored in problems:
-            st.sidebar.error(f"{upload.name} could not be added: {problems[upload.stored]}")
-            discard(assistant.settings.corpus_dir, upload)
-            audit.record(UI_USER, "add", upload.stored, digest,
-                         f"refused: {problems[upload.stored]}")
+    finally:
+        bar.empty()
+    for upload in added:
+        if upload.problem:
+            st.sidebar.error(f"{upload.name} could not be added: {upload.problem}")
         else:
             st.sidebar.success(f"Added {upload.name} as {upload.stored}")
-            audit.record(UI_USER, "add", upload.stored, digest,
-                         "added" if upload.created else "unchanged")
     st.session_state.upload_round += 1
+
+
+def remove_documents(assistant: Assistant, who: str, audit: AuditLog) -> None:
+    st.sidebar.header("Remove a document")
+    documents = assistant.snapshot().documents
+    source = st.sidebar.selectbox("Indexed documents", sorted(documents), index=None,
+                                  format_func=lambda s: f"{documents[s].title} ({s})",
+                                  key=f"remove_{st.session_state.upload_round}")
+    if source is None or not st.sidebar.button("Remove from the index"):
+        return
+    try:
+        remove_document(assistant, source, who, audit)
+    except CorpusChangeError as exc:
+        st.sidebar.error(str(exc))
+        return
+    st.sidebar.success(f"Removed {source}")
+    st.session_state.upload_round += 1
+
+
+def show_audit_log(audit: AuditLog) -> None:
+    with st.sidebar.expander("Audit log"):
+        entries = audit.entries()[-200:]
+        if not entries:
+            st.caption("No changes to the corpus yet.")
+        for entry in reversed(entries):
+            st.text(f"{entry['time']}  {entry['who']}  {entry['action']}  {entry['file']}  "
+                    f"{entry['outcome']}")
+
+
+def sign_in_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except StreamlitSecretNotFoundError as exc:
+        if "No secrets found" in str(exc):
+            return False  # laptop mode
+        raise ConfigError(f"the secrets file cannot be read: {exc}") from None
+
+
+def signed_in_user(settings: Settings) -> tuple[str, str]:
+    """Who is asking and their role; stops the page at a sign-in button until they have signed
+    in. Without sign-in configured, anyone at this page may add documents, as on a laptop."""
+    if not sign_in_configured():
+        return UI_USER, "editor"
+    if not st.user.is_logged_in:
+        st.info("Sign in to ask questions about the documents.")
+        st.button("Sign in", on_click=st.login, type="primary")
+        st.stop()
+    claims = st.user.to_dict()
+    return str(claims.get("email") or claims.get("sub")), role_for(claims, settings)
 
 
 def main() -> None:
@@ -167,9 +212,10 @@ def main() -> None:
     st.session_state.setdefault("upload_round", 0)
     try:
         settings = load_settings()
+        who, role = signed_in_user(settings)
         assistant = get_assistant(settings_key(settings), settings)
         build_index_if_missing(assistant)
-        search_filter, export_slot = sidebar(assistant)
+        search_filter, export_slot = sidebar(assistant, who, role)
     except (ConfigError, CatalogError, IndexError_, FileNotFoundError) as exc:
         st.error(f"The assistant cannot start: {exc}")
         st.stop()

@@ -9,7 +9,6 @@ be read as markup by a careless client. Every change to the corpus is in the aud
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -24,17 +23,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from .audit import AuditLog
-from .catalog import CatalogError
 from .config import Settings
+from .corpus import CorpusChangeError, add_files, remove_document
 from .conversation import HistoryError, parse_history
 from .keys import ApiKey, KeyStore
 from .pipeline import MAX_QUESTION_CHARS, Assistant, clean_question
 from .render import answer_json
 from .retrieval import SearchFilter
 from .store import IndexError_
-from .uploads import UploadError, discard, save_uploads
-
-SYNC_WAIT_S = 60
 
 
 def safe_json(content) -> str:
@@ -198,52 +194,28 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     def add_document(file: UploadFile = File(...), key: ApiKey = Depends(caller("editor"))) -> dict:
         """Upload one file (field `file`) into the corpus folder, then an incremental sync."""
         data = file.file.read(upload_limit + 1)
-        name = file.filename or ""
-        digest = hashlib.sha256(data).hexdigest()
-        if len(data) > upload_limit:
-            audit.record(key.name, "add", name, None, "refused: too large")
-            raise HTTPException(413, f"{name}: larger than {settings.max_file_mb:g} MB")
         try:
-            saved = save_uploads(settings.corpus_dir, [(name, data)])[0]
-        except UploadError as exc:
-            audit.record(key.name, "add", name, digest, f"refused: {exc}")
-            raise HTTPException(422, str(exc)) from None
-        report = sync(key, "add", saved.stored, digest, lambda: discard(settings.corpus_dir, saved))
-        problem = next((s["reason"] for s in report.skipped if s["path"] == saved.stored), None)
-        if problem:
-            discard(settings.corpus_dir, saved)
-            audit.record(key.name, "add", saved.stored, digest, f"refused: {problem}")
-            raise HTTPException(422, f"{name} could not be added: {problem}")
-        audit.record(key.name, "add", saved.stored, digest, "added" if saved.created else "unchanged")
-        return {"source": saved.stored, "created": saved.created, "index": report.as_json()}
+            with model_lock:
+                added, report = add_files(assistant, [(file.filename or "", data)], key.name, audit)
+        except CorpusChangeError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        if added[0].problem:
+            raise HTTPException(422, f"{added[0].name} could not be added: {added[0].problem}")
+        return {"source": added[0].stored, "created": added[0].created, "index": report.as_json()}
 
     @app.delete("/documents/{source:path}")
-    def remove_document(source: str, key: ApiKey = Depends(caller("editor"))) -> dict:
+    def remove(source: str, key: ApiKey = Depends(caller("editor"))) -> dict:
         """Remove an indexed document (by its `source` from GET /documents) and sync."""
-        known = assistant.snapshot().documents.get(source)
-        root = Path(settings.corpus_dir).resolve()
-        path = (root / source).resolve()
-        if known is None or not path.is_relative_to(root):
-            audit.record(key.name, "remove", source, None, "refused: no such document")
-            raise HTTPException(404, f"no indexed document {source!r}")
-        path.unlink(missing_ok=True)
-        report = sync(key, "remove", source, known.sha256)
-        audit.record(key.name, "remove", source, known.sha256, "removed")
+        try:
+            with model_lock:
+                report = remove_document(assistant, source, key.name, audit)
+        except CorpusChangeError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
         return {"source": source, "index": report.as_json()}
 
     @app.get("/audit")
     def audit_log(key: ApiKey = Depends(caller("admin"))) -> list[dict]:
         return audit.entries()
-
-    def sync(key: ApiKey, action: str, file: str, digest: str | None, undo=None):
-        try:
-            with model_lock:
-                return assistant.index(wait_s=SYNC_WAIT_S)
-        except (IndexError_, CatalogError) as exc:
-            if undo:
-                undo()
-            audit.record(key.name, action, file, digest, f"failed: {exc}")
-            raise HTTPException(503, f"the index was not updated: {exc}") from None
 
     return app
 

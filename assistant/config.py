@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     api_max_body_kb: int = Field(256, ge=1)  # JSON requests; uploads are bounded by max_file_mb
     api_cors_origins: list[str] = []  # none: browsers on other origins may not call the API
 
+    # Sign-in to the UI (st.login; the provider is configured in .streamlit/secrets.toml [auth]):
+    # roles by e-mail address or by a value of the group claim. Everyone else signed in reads.
+    auth_editors: list[str] = []
+    auth_admins: list[str] = []
+    auth_group_claim: str = "groups"
+
     @model_validator(mode="after")
     def _overlap_below_chunk_size(self) -> "Settings":
         if self.chunk_overlap >= self.chunk_tokens:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-ROLES = ("reader", "editor", "admin")
+from .roles import ROLES, allows
+
 KEY_PREFIX = "ak_"
 
 
@@ -36,7 +37,7 @@ class ApiKey:
     revoked: bool = False
 
     def allows(self, role: str) -> bool:
-        return not self.revoked and ROLES.index(self.role) >= ROLES.index(role)
+        return not self.revoked and allows(self.role, role)
 
 
 def _digest(secret: str) -> str:

@@ -209,3 +209,18 @@ def test_a_question_that_cannot_be_answered_keeps_its_place_with_a_message(app):
     assert any("12 stycken jobbpakker" in t for t in answer_markdown(app))
     # the earlier message stays where it was
     assert any("longer than 2000 characters" in e.value for e in app.chat_message[1].error)
+
+
+def test_a_document_removed_in_the_ui_is_gone_and_audited(app, small_assistant, tmp_path):
+    from assistant.audit import AuditLog
+
+    source = "stockholm-studieresa-toronto.txt"
+    app.sidebar.selectbox(key="remove_0").set_value(source).run()
+    next(b for b in app.sidebar.button if b.label == "Remove from the index").click().run()
+    assert not app.exception
+    assert any(f"Removed {source}" in s.value for s in app.sidebar.success)
+    assert not (small_assistant.settings.corpus_dir / source).exists()
+    assert source not in small_assistant.snapshot().documents
+    entry = AuditLog(tmp_path / "state" / "audit.log").entries()[-1]
+    assert (entry["who"], entry["action"], entry["file"], entry["outcome"]) == (
+        "ui", "remove", source, "removed")

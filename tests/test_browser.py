@@ -32,9 +32,9 @@ def server(small_assistant, tmp_path):
 
 
 @contextlib.contextmanager
-def streamlit_app(small_assistant, tmp_path, **settings):
+def streamlit_app(small_assistant, tmp_path, port=None, **settings):
     small_assistant.index()
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "ASSISTANT_CORPUS_DIR": str(small_assistant.settings.corpus_dir),
            "ASSISTANT_INDEX_DIR": str(small_assistant.settings.index_dir),
@@ -183,4 +183,98 @@ def test_a_question_sent_while_an_answer_streams_keeps_both_answers(small_assist
             page.wait_for_function("() => !document.body.innerText.includes('▌')", timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "streamed-back-to-back.png"), full_page=True)
             assert_export_in_order(page, ["12 stycken jobbpakker", "15 639", "118 personer"])
+            browser.close()
+
+
+@contextlib.contextmanager
+def oidc_provider(tmp_path):
+    """A real OpenID Connect provider process on loopback (oidc-provider-mock)."""
+    import httpx
+
+    port = free_port()
+    log = open(tmp_path / "oidc.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                httpx.get(url + "/.well-known/openid-configuration", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the OIDC provider did not start: " + (tmp_path / "oidc.log").read_text())
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def sign_in(browser, url, subject):
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("button", name="Sign in").click(timeout=60_000)
+    page.locator('input[name="sub"]').fill(subject, timeout=30_000)
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_text(f"Signed in as {subject}")).to_be_visible(timeout=60_000)
+    return page
+
+
+def test_sign_in_through_an_oidc_provider_gives_each_user_their_role(small_assistant, tmp_path):
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    with oidc_provider(tmp_path) as provider:
+        httpx.put(f"{provider}/users/anna@kommun.se", json={
+            "email": "anna@kommun.se", "groups": ["Integration-Editors"]}).raise_for_status()
+        httpx.put(f"{provider}/users/bo@kommun.se",
+                  json={"email": "bo@kommun.se", "groups": ["Staff"]}).raise_for_status()
+        httpx.put(f"{provider}/users/carl@kommun.se",
+                  json={"email": "Carl@Kommun.se"}).raise_for_status()
+        port = free_port()
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(f"""[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "a-long-random-test-cookie-secret-0123456789"
+client_id = "integration-assistant"
+client_secret = "test-client-secret"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+""", "utf-8")
+        with streamlit_app(small_assistant, tmp_path, port=port,
+                           auth_editors='["integration-editors"]',
+                           auth_admins='["carl@kommun.se"]',
+                           state_dir=str(tmp_path / "state")) as url, sync_playwright() as p:
+            browser = launch(p)
+            stranger = browser.new_page()
+            stranger.goto(url, wait_until="domcontentloaded")
+            expect(stranger.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+            expect(stranger.get_by_placeholder("Ask about the documents…")).to_have_count(0)
+            expect(stranger.get_by_text("Add documents")).to_have_count(0)
+
+            reader = sign_in(browser, url, "bo@kommun.se")
+            expect(reader.get_by_text("Signed in as bo@kommun.se (reader)")).to_be_visible()
+            box = reader.get_by_placeholder("Ask about the documents…")
+            box.fill("Vad gjorde Gladsaxe med jobbpakker?")
+            box.press("Enter")
+            expect(reader.get_by_text("12 stycken jobbpakker").first).to_be_visible(timeout=60_000)
+            expect(reader.get_by_text("Add documents")).to_have_count(0)
+            expect(reader.get_by_text("Remove a document")).to_have_count(0)
+
+            editor = sign_in(browser, url, "anna@kommun.se")
+            expect(editor.get_by_text("Signed in as anna@kommun.se (editor)")).to_be_visible()
+            expect(editor.get_by_text("Add documents")).to_be_visible()
+            expect(editor.get_by_text("Remove a document")).to_be_visible()
+            expect(editor.get_by_text("Audit log")).to_have_count(0)
+            expect(editor.get_by_placeholder("Ask about the documents…")).to_be_visible()
+            editor.wait_for_timeout(1000)
+            editor.screenshot(path=str(ARTIFACTS / "signed-in-editor.png"), full_page=True)
+
+            admin = sign_in(browser, url, "carl@kommun.se")
+            expect(admin.get_by_text("(admin)")).to_be_visible()
+            expect(admin.get_by_text("Audit log")).to_be_visible()
             browser.close()
