@@ -111,6 +111,13 @@ class BodyLimit:
         return await self.app(scope, bounded, send)
 
 
+def app_from_environment() -> FastAPI:
+    """The app for a uvicorn worker process (`serve --workers N`): settings from the environment."""
+    from .config import load_settings
+
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
     assistant = assistant or Assistant(settings)
     keys = KeyStore(Path(settings.state_dir) / "keys.json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -105,9 +106,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     report = assistant.ensure_index(show_progress=sys.stderr.isatty())
     if report is not None:
         print(f"built the index: {report.summary()}", file=sys.stderr)
-    app = create_app(settings, assistant)
     print(f"serving on http://{args.host}:{args.port} (OpenAPI docs at /docs)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings, assistant), host=args.host, port=args.port,
+                    log_level="info")
+        return 0
+    # worker processes read their settings from the environment: pass the flags on that way
+    for name, value in (("CORPUS_DIR", args.corpus), ("INDEX_DIR", args.index)):
+        if value is not None:
+            os.environ[f"ASSISTANT_{name}"] = str(value.resolve())
+    uvicorn.run("assistant.api:app_from_environment", factory=True, host=args.host,
+                port=args.port, workers=args.workers, log_level="info")
     return 0
 
 
@@ -168,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the HTTP API (OpenAPI docs at /docs)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, each with its own model (default 1; the rate limit "
+                        "then applies per worker)")
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
     p.add_argument("--index", type=Path, help="index folder (default: index/)")
     p.set_defaults(func=cmd_serve)

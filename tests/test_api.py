@@ -311,3 +311,54 @@ def test_a_sync_by_another_process_is_served_without_a_restart(service):
         assert run("index", cwd=service.root, env=service.env).returncode == 0
     with service.client(service.reader) as client:
         assert "tisdag" not in client.post("/ask", json=question).json()["answer"]
+
+
+def test_openapi_docs_are_served(service):
+    assert httpx.get(service.url + "/docs").status_code == 200
+    paths = httpx.get(service.url + "/openapi.json").json()["paths"]
+    assert {"/ask", "/documents", "/documents/{source}", "/health", "/audit"} <= set(paths)
+
+
+def test_several_worker_processes_serve_the_same_index(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workers")
+    (root / "corpus").mkdir()
+    shutil.copy(CORPUS / "stockholm-studieresa-toronto.txt", root / "corpus")
+    svc = Service(root)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "2"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(ROOT), **svc.env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    svc.url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(svc.url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        key = svc.key("reader")
+        with svc.client(key) as client:
+            answers = [client.post("/ask", json={"question": "Vem är kontaktperson för "
+                                                 "studiebesöken?"}).json() for _ in range(4)]
+        assert all("Kajsa Rosén" in a["answer"] for a in answers)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_question_in_flight_finishes_on_the_snapshot_it_started_with(small_assistant):
+    small_assistant.index()
+    before = small_assistant.snapshot()
+    (small_assistant.settings.corpus_dir / "tjorn.txt").write_text(
+        "Tjörns kommun har språkcafé för nyanlända varje tisdag i biblioteket.", "utf-8")
+    small_assistant.index()
+    after = small_assistant.snapshot()
+    assert after.name != before.name
+    question = "Vilken dag har Tjörn språkcafé för nyanlända?"
+    vector = small_assistant.embedder.embed_query(question)
+    old = small_assistant.retriever.retrieve(before, question, 5, None, vector).passages
+    new = small_assistant.retriever.retrieve(after, question, 5, None, vector).passages
+    assert all(p.source != "tjorn.txt" for p in old)  # the earlier snapshot still answers, unchanged
+    assert new[0].source == "tjorn.txt"
