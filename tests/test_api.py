@@ -49,6 +49,18 @@ class Service:
         return sorted(p.name for p in self.corpus.iterdir())
 
 
+def wait_until_healthy(url, process, log):
+    deadline = time.time() + 180
+    while time.time() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.kill()
+    pytest.fail("the API did not start: " + log.read_text())
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     with running_service(tmp_path_factory.mktemp("service")) as svc:
@@ -70,16 +82,7 @@ def running_service(root, **settings):
         env={**os.environ, "PYTHONPATH": str(ROOT), **svc.env}, stdout=log,
         stderr=subprocess.STDOUT)
     svc.url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(svc.url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("the API did not start: " + (root / "serve.log").read_text())
+    wait_until_healthy(svc.url, process, root / "serve.log")
     svc.reader, svc.editor, svc.admin = svc.key("reader"), svc.key("editor"), svc.key("admin")
     yield svc
     process.terminate()
@@ -325,19 +328,14 @@ def test_several_worker_processes_serve_the_same_index(tmp_path_factory):
     shutil.copy(CORPUS / "stockholm-studieresa-toronto.txt", root / "corpus")
     svc = Service(root)
     port = free_port()
+    log = root / "serve.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "2"],
         cwd=root, env={**os.environ, "PYTHONPATH": str(ROOT), **svc.env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=open(log, "w"), stderr=subprocess.STDOUT)
     svc.url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if httpx.get(svc.url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        wait_until_healthy(svc.url, process, log)
         key = svc.key("reader")
         with svc.client(key) as client:
             answers = [client.post("/ask", json={"question": "Vem är kontaktperson för "
