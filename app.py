@@ -119,9 +119,7 @@ def sidebar(assistant: Assistant, who: str, role: str) -> tuple[SearchFilter, ob
     orgs = st.sidebar.multiselect("Organisation", organisations, key="filter_orgs")
     years = sorted({d.year for d in documents.values() if d.year})
     chosen_years = st.sidebar.multiselect("Year", years, key="filter_years")
-    # drawn now with what the conversation holds, and again once this run has answered
-    export_slot = st.sidebar.empty()
-    export_button(export_slot, "export_before_answers")
+    export_slot = st.sidebar.empty()  # filled after the conversation, so it holds every answer
     audit = AuditLog(Path(assistant.settings.state_dir) / "audit.log")
     if allows(role, "editor"):
         add_documents(assistant, who, audit)

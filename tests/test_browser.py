@@ -122,8 +122,13 @@ def assert_each_question_kept_its_answer(page):
 
 
 def assert_export_in_order(page, answers):
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)  # run finished
+    button = page.get_by_role("button", name="Export conversation (Markdown)")
+    expect(button).to_have_count(1, timeout=30_000)
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_text("Export conversation (Markdown)").click()
+        button.click()
     export = Path(download.value.path()).read_text("utf-8")
     at = 0
     for question, answer in zip(QUESTIONS, answers):
