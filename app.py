@@ -223,15 +223,15 @@ def main() -> None:
         # stored before anything slow: a run cut short by the next question cannot lose it
         st.session_state.messages.append({"role": "user", "content": question})
     show_conversation(assistant, search_filter)
-    export_button(export_slot, "export")
+    export_button(export_slot)
 
 
-def export_button(slot, key: str) -> None:
+def export_button(slot) -> None:
     slot.download_button(
         "Export conversation (Markdown)",
         conversation_markdown([m.get("answer") or m["unanswered"]
                                for m in st.session_state.messages if m["role"] == "assistant"]),
-        file_name="conversation.md", mime="text/markdown", key=key,
+        file_name="conversation.md", mime="text/markdown",
         disabled=not st.session_state.messages,
     )
 

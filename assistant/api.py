@@ -26,7 +26,7 @@ from .audit import AuditLog
 from .config import Settings
 from .corpus import CorpusChangeError, add_files, remove_document
 from .conversation import HistoryError, parse_history
-from .keys import ApiKey, KeyStore
+from .keys import ApiKey, KeyStore, KeyStoreError
 from .pipeline import MAX_QUESTION_CHARS, Assistant, clean_question
 from .render import answer_json
 from .retrieval import SearchFilter
@@ -155,6 +155,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                                     headers={"Retry-After": "60"})
             return key
         return check
+
+    @app.exception_handler(KeyStoreError)
+    def keys_problem(request: Request, exc: KeyStoreError):
+        return SafeJSONResponse({"detail": f"API keys cannot be checked: {exc}"}, status_code=503)
 
     @app.exception_handler(IndexError_)
     def index_problem(request: Request, exc: IndexError_):

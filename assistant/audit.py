@@ -27,5 +27,15 @@ class AuditLog:
         if not self.path.exists():
             return []
         with self._lock:
-            lines = self.path.read_text("utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+            lines = self.path.read_text("utf-8", errors="replace").splitlines()
+        entries = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                # shown, not dropped: an audit log that was tampered with should say so
+                entries.append({"time": None, "who": None, "action": "unreadable", "file": None,
+                                "sha256": None, "outcome": f"{self.path}:{number}: not a JSON line"})
+        return entries

@@ -247,8 +247,7 @@ def backend_metrics(results: list[QuestionResult]) -> dict[str, float]:
     """How the backend's own answers cite (ALCE-style), and what the checker did with them."""
     judged = [r.quality for r in results if r.quality is not None]
     usages = [r.answer.usage for r in results if r.answer.usage is not None]
-    removed = sum(1 for r in results for f in r.answer.flagged_sentences
-                  if "which does not exist" in f)
+    removed = sum(r.answer.removed_citations for r in results)
     return {
         "answer_citation_recall": _share(sum(q.supported_sentences for q in judged),
                                          sum(q.sentences for q in judged)),
@@ -265,13 +264,13 @@ def backend_metrics(results: list[QuestionResult]) -> dict[str, float]:
     }
 
 
-def halves(results: list[QuestionResult], keys: list[str], prefix: str = "") -> dict[str, float]:
+def halves(results: list[QuestionResult], keys: list[str]) -> dict[str, float]:
     values = {}
     for name in ("tune", "test"):
         part = [r for r in results if half(r.question.id) == name]
         measured = metrics(part) if part else {}
         for key in keys:
-            values[f"{prefix}{key}_{name}"] = measured.get(key, 0.0)
+            values[f"{key}_{name}"] = measured.get(key, 0.0)
     return values
 
 

@@ -48,6 +48,7 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = FileLock(str(self.path) + ".lock", timeout=10)
+        self._cached: tuple[tuple[int, int, int], list[ApiKey]] | None = None
 
     def create(self, role: str, name: str | None = None) -> tuple[ApiKey, str]:
         """A new key of `role`; returns its record and the secret, which is never stored."""
@@ -85,10 +86,22 @@ class KeyStore:
             return None
         digest = _digest(secret)
         found = None
-        for key in self.list():
+        for key in self._current():
             if hmac.compare_digest(key.sha256, digest) and not key.revoked:
                 found = key
         return found
+
+    def _current(self) -> list[ApiKey]:
+        """The keys as the file holds them now, parsed again only when the file has changed (a
+        revocation by `keys revoke` in another process counts at the next request)."""
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except FileNotFoundError:
+            return []
+        if self._cached is None or self._cached[0] != stamp:
+            self._cached = (stamp, self.list())
+        return self._cached[1]
 
     def _read(self) -> list[ApiKey]:
         if not self.path.exists():

@@ -265,10 +265,12 @@ class LLMAnswerer:
                           backend=self.name)
         kept: list[str] = []
         flagged: list[str] = []
+        removed = 0
         for sentence, numbers in split_cited_sentences(text):
             valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
             for n in numbers:
                 if n not in valid:
+                    removed += 1
                     flagged.append(f"{sentence} — cites passage {n}, which does not exist")
             if not valid:
                 if numbers or len(sentence.split()) > 2:
@@ -284,11 +286,12 @@ class LLMAnswerer:
         if not any(c.supported for c in citations):
             answer = _with_notice(extractive(), NOTICES[language]["unverified"], flagged)
             answer.fallback = "unverified"
+            answer.removed_citations = removed
             return answer
         notice = NOTICES[language]["flagged"] if flagged else None
         return Answer(question=question, text=answer_text, abstained=False, passages=passages,
                       citations=citations, language=language, backend=self.name,
-                      notice=notice, flagged_sentences=flagged)
+                      notice=notice, flagged_sentences=flagged, removed_citations=removed)
 
 
 def _content(content) -> str:

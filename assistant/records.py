@@ -86,6 +86,7 @@ class Answer:
     raw_text: str | None = None
     usage: TokenUsage | None = None
     fallback: str | None = None
+    removed_citations: int = 0  # markers in the LLM's text pointing at no passage shown
 
 
 @dataclass(frozen=True)

@@ -360,3 +360,17 @@ def test_a_question_in_flight_finishes_on_the_snapshot_it_started_with(small_ass
     new = small_assistant.retriever.retrieve(after, question, 5, None, vector).passages
     assert all(p.source != "tjorn.txt" for p in old)  # the earlier snapshot still answers, unchanged
     assert new[0].source == "tjorn.txt"
+
+
+def test_a_damaged_keys_file_is_a_clear_503_not_a_crash(service):
+    keys = service.root / "state" / "keys.json"
+    saved = keys.read_bytes()
+    try:
+        keys.write_text("{not json", "utf-8")
+        response = httpx.get(service.url + "/documents",
+                             headers={"Authorization": f"Bearer {service.reader}"})
+        assert response.status_code == 503 and "keys.json" in response.json()["detail"]
+    finally:
+        keys.write_bytes(saved)
+    with service.client(service.reader) as client:
+        assert client.get("/documents").status_code == 200
