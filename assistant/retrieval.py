@@ -3,6 +3,7 @@ with filters; the best fused candidates are then re-ranked by their latent terms
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
@@ -11,9 +12,12 @@ import numpy as np
 from .config import Settings
 from .embeddings import Embedder
 from .latent_terms import LatentVector
+from .query_encoding import QueryEncoder, QueryVectors
 from .records import DenseMargin, Passage
 from .store import Snapshot
 from .text import terms
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,11 @@ class Retriever:
     def __init__(self, embedder: Embedder, settings: Settings) -> None:
         self.embedder = embedder
         self.settings = settings
+        self.queries = QueryEncoder(embedder, with_latent=settings.latent_rerank)
+        self._warned: set[str] = set()  # snapshots already reported as not re-rankable
+
+    def encode_query(self, question: str) -> QueryVectors:
+        return self.queries.encode(question)
 
     def retrieve(
         self,
@@ -115,7 +124,7 @@ class Retriever:
         question: str,
         top_k: int | None = None,
         search_filter: SearchFilter | None = None,
-        query_vector: np.ndarray | None = None,
+        query: QueryVectors | None = None,
     ) -> SearchResult:
         s = self.settings
         top_k = top_k or s.top_k
@@ -124,8 +133,8 @@ class Retriever:
             positions = snapshot.positions_for_sources(search_filter.allowed_sources(snapshot))
             if not len(positions):
                 return SearchResult([], DenseMargin())
-        if query_vector is None:
-            query_vector = self.embedder.embed_query(question)
+        query = query or self.encode_query(question)
+        query_vector = query.dense
         dense = snapshot.dense_search(query_vector, s.dense_candidates, positions)
         all_bm25 = snapshot.bm25_scores(terms(question), positions)
         lexical = snapshot.top_by_score(all_bm25, s.bm25_candidates)
@@ -142,10 +151,15 @@ class Retriever:
                 [([i for i, _ in dense], s.dense_weight), ([i for i, _ in lexical], s.bm25_weight)],
                 s.rrf_k,
             )
-        if s.latent_rerank and snapshot.manifest.latent_terms == self.embedder.latent_id != "":
-            fused = latent_rerank(fused, snapshot.latent_terms,
-                                  self.embedder.latent_terms([question])[0],
+        if query.latent is not None and snapshot.manifest.latent_terms == self.embedder.latent_id:
+            fused = latent_rerank(fused, snapshot.latent_terms, query.latent,
                                   s.rerank_candidates, s.latent_weight)
+        elif query.latent is not None and snapshot.name not in self._warned:
+            self._warned.add(snapshot.name)
+            log.warning("the index %s holds latent terms %s, not %s as this version makes: "
+                        "answering without latent-term re-ranking; rebuild it with "
+                        "python -m assistant index --rebuild", snapshot.name,
+                        snapshot.manifest.latent_terms or "(none)", self.embedder.latent_id)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         chunks = snapshot.chunks(best)
         passages = []

