@@ -78,6 +78,56 @@ int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, float *out_poo
     return 0;
 }
 
+/* The sparse head over the own tokens of many texts: one matmul for a group of texts (the
+ * weights are expanded and read once per group, not once per text), then each text's top-k per
+ * token and max-pool in parallel over texts. Equals project_sae text by text. */
+static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const int *rows,
+                          const int *textidx, int nseg, float *out_pooled) {
+    int H = m->H, N = m->sae_N, k = m->sae_k, nbmax = H / QK;
+    if (k > 512) k = 512;
+    for (int g0 = 0; g0 < nseg; ) {
+        int g1 = g0, L = 0;
+        while (g1 < nseg && (g1 == g0 || L + rows[g1] <= 256)) { L += rows[g1]; g1++; }
+        int *off = (int *)malloc(sizeof(int) * (g1 - g0 + 1));
+        float *x = (float *)malloc(sizeof(float) * (size_t)(L > 0 ? L : 1) * H);
+        int r = 0;
+        for (int s = g0; s < g1; s++) {
+            off[s - g0] = r;
+            if (rows[s] > 0) memcpy(x + (size_t)r * H, hid + (size_t)row0[s] * H, sizeof(float) * (size_t)rows[s] * H);
+            r += rows[s];
+        }
+        off[g1 - g0] = r;
+        if (L > 0) {
+            int8_t *aq = (int8_t *)malloc((size_t)L * H);
+            float *ad = (float *)malloc((size_t)L * nbmax * sizeof(float));
+            int32_t *as = (int32_t *)malloc((size_t)L * nbmax * sizeof(int32_t));
+            float *pre = (float *)malloc((size_t)L * N * sizeof(float));
+            quantize_acts(x, L, H, aq, ad, as);
+            matmul_q4q8(m->sae_W, m->sae_bias, aq, ad, as, pre, L, N, H);
+#pragma omp parallel for schedule(dynamic)
+            for (int s = g0; s < g1; s++) {
+                float *pooled = out_pooled + (size_t)textidx[s] * N;
+                for (int t = off[s - g0]; t < off[s - g0 + 1]; t++) {
+                    const float *row = pre + (size_t)t * N;
+                    float hv[512]; int32_t hidx[512]; int hn = 0;
+                    for (int j = 0; j < N; j++) {
+                        float v = row[j];
+                        if (v <= 0.f) continue;
+                        if (hn < k) {
+                            hv[hn] = v; hidx[hn] = j; hn++;
+                            if (hn == k) for (int q = k / 2 - 1; q >= 0; q--) heap_sift(hv, hidx, q, k);
+                        } else if (v > hv[0]) { hv[0] = v; hidx[0] = j; heap_sift(hv, hidx, 0, k); }
+                    }
+                    for (int i = 0; i < hn; i++) if (hv[i] > pooled[hidx[i]]) pooled[hidx[i]] = hv[i];
+                }
+            }
+            free(aq); free(ad); free(as); free(pre);
+        }
+        free(off); free(x);
+        g0 = g1;
+    }
+}
+
 /* One forward pass for both outputs of each text: the dense vector of "query: "/"passage: " +
  * text (mean of all token states, L2-normalised, as e5_embed_batch) and the sparse head's pooled
  * activations over the text's own tokens (the prefix, bos and eos skipped). The sparse vectors
@@ -91,7 +141,7 @@ int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
     if (!m->has_sae) return -1;
     const char *pfx = is_query ? "query: " : "passage: ";
     size_t plen = strlen(pfx);
-    int H = m->H, WMAX = m->MAXP - 2, nbmax = H / QK, N = m->sae_N;
+    int H = m->H, WMAX = m->MAXP - 2, N = m->sae_N;
     int **content = (int **)malloc(sizeof(int *) * (n > 0 ? n : 1));
     int *clen = (int *)malloc(sizeof(int) * (n > 0 ? n : 1));
     int *own = (int *)malloc(sizeof(int) * (n > 0 ? n : 1));  /* the text's own tokens, at the end */
@@ -150,6 +200,8 @@ int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
             for (t = segoff[s]; t < segoff[s + 1]; t++) { ss[t] = segoff[s]; se[t] = segoff[s + 1]; }
         float *hid = (float *)malloc(sizeof(float) * (size_t)T * H);
         forward_batch(m, ids, pos, ss, se, segoff, nseg, (int)T, NULL, hid);
+        int *row0 = (int *)malloc(sizeof(int) * nseg), *rows = (int *)malloc(sizeof(int) * nseg);
+        int *textidx = (int *)malloc(sizeof(int) * nseg);
         for (s = 0; s < nseg; s++) {
             int i = segtext[s], a = segoff[s], b = segoff[s + 1];
             float *d = out_dense + (size_t)i * H, nrm = 0.f;
@@ -161,19 +213,12 @@ int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
             for (int k = 0; k < H; k++) { d[k] /= (float)(b - a); nrm += d[k] * d[k]; }
             nrm = 1.f / sqrtf(nrm > 1e-12f ? nrm : 1e-12f);
             for (int k = 0; k < H; k++) d[k] *= nrm;
-            float *pooled = out_pooled + (size_t)i * N;
-            memset(pooled, 0, sizeof(float) * (size_t)N);
-            int cl = own[i];
-            if (cl > 0) {  /* the text's own tokens: after bos and the prefix, before eos */
-                const float *xc = hid + (size_t)(b - 1 - cl) * H;
-                int8_t *aq = (int8_t *)malloc((size_t)cl * H);
-                float *ad = (float *)malloc((size_t)cl * nbmax * sizeof(float));
-                int32_t *as = (int32_t *)malloc((size_t)cl * nbmax * sizeof(int32_t));
-                quantize_acts(xc, cl, H, aq, ad, as);
-                project_sae(m, aq, ad, as, cl, pooled);
-                free(aq); free(ad); free(as);
-            }
+            memset(out_pooled + (size_t)i * N, 0, sizeof(float) * (size_t)N);
+            /* the text's own tokens: after bos and the prefix, before eos */
+            row0[s] = b - 1 - own[i]; rows[s] = own[i]; textidx[s] = i;
         }
+        pool_sae_rows(m, hid, row0, rows, textidx, nseg, out_pooled);
+        free(row0); free(rows); free(textidx);
         free(ids); free(pos); free(ss); free(se); free(segoff); free(segtext); free(hid);
         i0 = i1;
     }
