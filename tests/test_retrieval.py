@@ -87,15 +87,19 @@ class _OtherRecipe:
 
 def test_latent_terms_of_another_recipe_are_not_mixed_and_the_log_says_so(corpus_assistant,
                                                                            caplog):
+    from assistant.indexer import expected_manifest
+    from assistant.store import LiveIndex
+
     question = "Vad gjorde Gladsaxe med jobbpakker?"
-    snapshot = corpus_assistant.snapshot()
-    other = Retriever(_OtherRecipe(corpus_assistant.embedder), corpus_assistant.settings)
+    embedder = _OtherRecipe(corpus_assistant.embedder)
+    live = LiveIndex(corpus_assistant.store, expected_manifest(corpus_assistant.settings, embedder))
+    other = Retriever(embedder, corpus_assistant.settings)
     unranked = Retriever(corpus_assistant.embedder,
                          corpus_assistant.settings.model_copy(update={"latent_rerank": False}))
-    with caplog.at_level("WARNING", logger="assistant.retrieval"):
-        found = other.retrieve(snapshot, question, 10)
-        other.retrieve(snapshot, question, 10)
+    with caplog.at_level("WARNING", logger="assistant.store"):
+        found = other.retrieve(live.snapshot(), question, 10)
+        other.retrieve(live.snapshot(), question, 10)
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "index --rebuild" in warnings[0]
     assert [p.chunk_id for p in found.passages] == \
-        [p.chunk_id for p in unranked.retrieve(snapshot, question, 10).passages]
+        [p.chunk_id for p in unranked.retrieve(live.snapshot(), question, 10).passages]
