@@ -173,7 +173,7 @@ def remove_documents(assistant: Assistant, who: str, audit: AuditLog) -> None:
 
 def show_audit_log(audit: AuditLog) -> None:
     with st.sidebar.expander("Audit log"):
-        entries = audit.entries()[-200:]
+        entries = audit.entries(last=200)
         if not entries:
             st.caption("No changes to the corpus yet.")
         for entry in reversed(entries):

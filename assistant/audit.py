@@ -23,13 +23,15 @@ class AuditLog:
             log.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return entry
 
-    def entries(self) -> list[dict]:
+    def entries(self, last: int | None = None) -> list[dict]:
+        """Every entry, oldest first; only the `last` ones parsed where a page shows a few."""
         if not self.path.exists():
             return []
         with self._lock:
             lines = self.path.read_text("utf-8", errors="replace").splitlines()
+        first = max(0, len(lines) - last) if last is not None else 0
         entries = []
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(lines[first:], start=first + 1):
             if not line.strip():
                 continue
             try:

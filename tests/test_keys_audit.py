@@ -39,3 +39,5 @@ def test_a_damaged_audit_line_is_shown_not_dropped(tmp_path):
     entries = log.entries()
     assert [e["action"] for e in entries] == ["add", "unreadable", "remove"]
     assert entries[1]["outcome"] == f"{log.path}:2: not a JSON line"
+    # the last few, as the UI shows them: the damaged line keeps its own line number
+    assert log.entries(last=2) == entries[1:]
