@@ -18,7 +18,7 @@ from assistant.render import (LABELS, conversation_markdown, escape_markdown,
 from assistant.audit import AuditLog
 from assistant.catalog import CatalogError
 from assistant.retrieval import SearchFilter
-from assistant.store import IndexError_
+from assistant.index_engine import IndexError_
 from streamlit.errors import StreamlitSecretNotFoundError
 
 UI_USER = "ui"  # who the audit log names for changes made without sign-in

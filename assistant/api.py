@@ -30,7 +30,7 @@ from .keys import ApiKey, KeyStore, KeyStoreError
 from .pipeline import MAX_QUESTION_CHARS, Assistant, clean_question
 from .render import answer_json
 from .retrieval import SearchFilter
-from .store import IndexError_
+from .index_engine import IndexError_
 
 
 def safe_json(content) -> str:

@@ -14,7 +14,7 @@ from .conversation import HistoryError, load_history
 from .embeddings import EmbedderError
 from .keys import KeyStoreError
 from .evaluate import QuestionSetError
-from .store import IndexError_
+from .index_engine import IndexError_
 
 
 DEFAULT_FOLLOWUPS = Path("eval/followups.jsonl")
@@ -24,6 +24,7 @@ def _settings(args: argparse.Namespace):
     return load_settings(
         corpus_dir=getattr(args, "corpus", None),
         index_dir=getattr(args, "index", None),
+        index_uri=getattr(args, "index_uri", None),
         top_k=getattr(args, "top_k", None),
         answer_backend=getattr(args, "backend", None),
         llm_base_url=getattr(args, "llm_base_url", None),
@@ -115,6 +116,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for name, value in (("CORPUS_DIR", args.corpus), ("INDEX_DIR", args.index)):
         if value is not None:
             os.environ[f"ASSISTANT_{name}"] = str(value.resolve())
+    if args.index_uri:
+        os.environ["ASSISTANT_INDEX_URI"] = args.index_uri
     uvicorn.run("assistant.api:app_from_environment", factory=True, host=args.host,
                 port=args.port, workers=args.workers, log_level="info")
     return 0
@@ -158,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="bring the index in line with the corpus folder")
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
     p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--index-uri", metavar="URI", help="index in Milvus: milvus-lite:PATH or "
+                   "http(s)://HOST:19530 (or a folder); overrides --index")
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_index)
@@ -166,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--corpus", type=Path, help="corpus folder used if the index must be built")
     p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--index-uri", metavar="URI", help="index in Milvus: milvus-lite:PATH or "
+                   "http(s)://HOST:19530 (or a folder); overrides --index")
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
     p.add_argument("--history", type=Path, metavar="FILE",
@@ -182,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "then applies per worker)")
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
     p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--index-uri", metavar="URI", help="index in Milvus: milvus-lite:PATH or "
+                   "http(s)://HOST:19530 (or a folder); overrides --index")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("keys", help="create, list or revoke API keys")
@@ -201,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, help="corpus folder (default: corpus/)")
     p.add_argument("--index", type=Path, help="index folder (default: index/, or a temporary "
                    "one with --distractors)")
+    p.add_argument("--index-uri", metavar="URI", help="index in Milvus: milvus-lite:PATH or "
+                   "http(s)://HOST:19530 (or a folder); overrides --index")
     p.add_argument("--distractors", type=Path,
                    help="folder or .tar.gz of documents to index alongside the corpus")
     p.add_argument("--distractor-limit", type=int, help="use an evenly spread subset of N")

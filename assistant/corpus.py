@@ -10,7 +10,7 @@ from pathlib import Path
 from .audit import AuditLog
 from .catalog import CatalogError
 from .indexer import IndexReport, Progress
-from .store import IndexError_
+from .index_engine import IndexError_
 from .uploads import UploadError, discard, save_uploads
 
 SYNC_WAIT_S = 60

@@ -567,11 +567,10 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
             corpus_dir, count = prepare_distractor_corpus(corpus_dir, Path(distractors),
                                                           Path(tmp), distractor_limit)
             notes.append(f"{count} distractor documents indexed alongside the corpus")
-            index_dir = Path(index_dir) if index_dir else Path(tmp) / "index"
-        run_settings = settings.model_copy(update={
-            "corpus_dir": corpus_dir,
-            "index_dir": Path(index_dir) if index_dir else settings.index_dir,
-        })
+            if not index_dir and not settings.index_uri:
+                index_dir = Path(tmp) / "index"
+        where = {"index_dir": Path(index_dir), "index_uri": ""} if index_dir else {}
+        run_settings = settings.model_copy(update={"corpus_dir": corpus_dir, **where})
         assistant = Assistant(run_settings)
         started = time.perf_counter()
         if distractors is not None or not assistant.store.exists():

@@ -13,11 +13,12 @@ from tqdm import tqdm
 
 from .catalog import CATALOG_FILE, load_catalog
 from .chunking import chunk_document, make_splitter
-from .config import Settings
+from .config import Settings, index_location
 from .documents import DocumentError, kind_of, load_document
 from .embeddings import Embedder
 from .records import Chunk, Document
-from .store import KEYWORD_INDEX, SCHEMA_VERSION, IndexStore, Manifest, Snapshot, fault_point
+from .index_engine import (KEYWORD_INDEX, SCHEMA_VERSION, IndexEngine, IndexReader, Manifest,
+                           fault_point, open_engine)
 from .tokens import ENCODING
 
 # Progress callback: (stage, done, total) with stage "files" or "chunks".
@@ -77,25 +78,26 @@ def sync_index(
     settings: Settings,
     embedder: Embedder,
     corpus_dir: Path | None = None,
-    index_dir: Path | None = None,
+    engine: IndexEngine | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
     show_progress: bool = False,
     wait_s: float = 0,
-) -> tuple[IndexReport, Snapshot]:
-    """Update the index at `index_dir` to match `corpus_dir`; returns the report and new snapshot.
+) -> tuple[IndexReport, IndexReader]:
+    """Update the index (`engine`, or the settings' one) to match `corpus_dir`; returns the report
+    and a reader of the updated index.
 
     `wait_s` is how long to wait for another build to finish before giving up."""
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir or settings.corpus_dir)
-    store = IndexStore(Path(index_dir or settings.index_dir))
+    engine = engine or open_engine(index_location(settings), settings.milvus_token)
     catalog = load_catalog(corpus_dir)
     splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap)
     max_bytes = int(settings.max_file_mb * 1e6)
     report = IndexReport()
     files = corpus_files(corpus_dir)
 
-    with store.writer(expected_manifest(settings, embedder), rebuild=rebuild,
+    with engine.writer(expected_manifest(settings, embedder), rebuild=rebuild,
                       wait_s=wait_s) as writer:
         known = writer.known_documents()
         pending: list[tuple[Document, list[Chunk], bool]] = []

@@ -12,14 +12,14 @@ from typing import Callable
 import numpy as np
 
 from .answering import ExtractiveAnswerer
-from .config import Settings
+from .config import Settings, index_location
 from .conversation import Turn, rewrite_followup
 from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, expected_manifest, sync_index
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
-from .store import IndexStore, LiveIndex, Snapshot
+from .index_engine import IndexReader, LiveIndex, open_engine
 from .text import detect_language, terms
 
 
@@ -27,7 +27,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or create_embedder(settings)
-        self.store = IndexStore(Path(settings.index_dir))
+        self.store = open_engine(index_location(settings), settings.milvus_token)
         self.live = LiveIndex(self.store, expected_manifest(settings, self.embedder))
         self.retriever = Retriever(self.embedder, settings)
         self.answerer = ExtractiveAnswerer(self.embedder, settings)
@@ -37,7 +37,7 @@ class Assistant:
               progress: Progress | None = None, show_progress: bool = False,
               wait_s: float = 0) -> IndexReport:
         report, _ = sync_index(self.settings, self.embedder, corpus_dir=corpus_dir,
-                               rebuild=rebuild, progress=progress, show_progress=show_progress,
+                               engine=self.store, rebuild=rebuild, progress=progress, show_progress=show_progress,
                                wait_s=wait_s)
         return report
 
@@ -49,7 +49,7 @@ class Assistant:
             return None
         return self.index(progress=progress, show_progress=show_progress, wait_s=BUILD_WAIT_S)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> IndexReader:
         return self.live.snapshot()
 
     def ask(self, question: str, top_k: int | None = None,

@@ -13,7 +13,7 @@ from .embeddings import Embedder
 from .latent_terms import LatentVector
 from .query_encoding import QueryEncoder, QueryVectors
 from .records import DenseMargin, Passage
-from .store import Snapshot
+from .index_engine import IndexReader
 from .text import terms
 
 
@@ -28,7 +28,7 @@ class SearchFilter:
     def is_empty(self) -> bool:
         return not (self.sources or self.organisations or self.years)
 
-    def allowed_sources(self, snapshot: Snapshot) -> set[str]:
+    def allowed_sources(self, snapshot: IndexReader) -> set[str]:
         allowed = set(snapshot.documents)
         if self.sources:
             allowed &= self.sources
@@ -116,7 +116,7 @@ class Retriever:
 
     def retrieve(
         self,
-        snapshot: Snapshot,
+        snapshot: IndexReader,
         question: str,
         top_k: int | None = None,
         search_filter: SearchFilter | None = None,
@@ -124,22 +124,23 @@ class Retriever:
     ) -> SearchResult:
         s = self.settings
         top_k = top_k or s.top_k
-        positions = None
+        sources = None
         if search_filter is not None and not search_filter.is_empty():
-            positions = snapshot.positions_for_sources(search_filter.allowed_sources(snapshot))
-            if not len(positions):
+            sources = search_filter.allowed_sources(snapshot)
+            if not sources:
                 return SearchResult([], DenseMargin())
         query = query or self.encode_query(question)
         query_vector = query.dense
-        dense = snapshot.dense_search(query_vector, s.dense_candidates, positions)
-        all_bm25 = snapshot.bm25_scores(terms(question), positions)
-        lexical = snapshot.top_by_score(all_bm25, s.bm25_candidates)
+        query_terms = terms(question)
+        dense = snapshot.dense_search(query_vector, s.dense_candidates, sources)
+        lexical = snapshot.keyword_search(query_terms, s.bm25_candidates, sources)
         candidates = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
         dense_scores = dict(dense)
-        for chunk_id in candidates:
-            if chunk_id not in dense_scores:
-                dense_scores[chunk_id] = float(snapshot.vector(chunk_id) @ query_vector)
-        bm25_scores = {i: float(all_bm25[snapshot.position_of[i]]) for i in candidates}
+        dense_scores.update(snapshot.dense_scores(
+            query_vector, [i for i in candidates if i not in dense_scores]))
+        bm25_scores = dict(lexical)
+        bm25_scores.update(snapshot.keyword_scores(
+            query_terms, [i for i in candidates if i not in bm25_scores]))
         if s.fusion == "zscore":
             fused = zscore_fusion([(dense_scores, s.dense_weight), (bm25_scores, s.bm25_weight)])
         else:

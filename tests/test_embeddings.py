@@ -7,7 +7,7 @@ import pytest
 
 from assistant.embeddings import EmbedderError, LangChainEmbeddings, SentenceTransformerEmbedder
 from assistant.pipeline import Assistant
-from assistant.store import IndexMismatchError
+from assistant.index_engine import IndexMismatchError
 
 from .conftest import make_settings
 

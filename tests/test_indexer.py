@@ -2,7 +2,8 @@
 
 import pytest
 
-from assistant.store import IndexLockedError, IndexMismatchError, IndexStore
+from assistant.index_engine import IndexLockedError, IndexMismatchError
+from assistant.store import IndexStore
 
 from .conftest import UNDECODABLE
 

@@ -7,7 +7,8 @@ import pytest
 
 from assistant.latent_terms import FEATURES_KEPT, LatentVector
 from assistant.retrieval import latent_rerank
-from assistant.store import IndexCorruptError, IndexMismatchError, IndexStore
+from assistant.index_engine import IndexCorruptError, IndexMismatchError
+from assistant.store import IndexStore
 
 from .conftest import make_settings
 

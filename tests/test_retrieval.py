@@ -88,7 +88,7 @@ class _OtherRecipe:
 def test_latent_terms_of_another_recipe_are_not_mixed_and_the_log_says_so(corpus_assistant,
                                                                            caplog):
     from assistant.indexer import expected_manifest
-    from assistant.store import LiveIndex
+    from assistant.index_engine import LiveIndex
 
     question = "Vad gjorde Gladsaxe med jobbpakker?"
     embedder = _OtherRecipe(corpus_assistant.embedder)
