@@ -106,6 +106,7 @@ def bm25_weights(text: str, avgdl: float) -> tuple[dict[int, float], int]:
 
 
 def idf(df: int, n: int) -> float:
+    df = min(df, n)  # counts that a killed sync left ahead of the chunks must not turn it negative
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
 
