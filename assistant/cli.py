@@ -13,6 +13,7 @@ from .config import ConfigError, load_settings
 from .conversation import HistoryError, load_history
 from .embeddings import EmbedderError
 from .keys import KeyStoreError
+from .ray_embedding import RayEmbeddingError
 from .evaluate import QuestionSetError
 from .index_engine import IndexError_
 
@@ -33,10 +34,15 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .indexer import RayOptions
     from .pipeline import Assistant
 
+    if args.ray_workers is not None and args.ray is None:
+        raise ValueError("--ray-workers needs --ray")
+    ray = RayOptions(args.ray or None, args.ray_workers) if args.ray is not None else None
     assistant = Assistant(_settings(args))
-    report = assistant.index(rebuild=args.rebuild, show_progress=not args.json and sys.stderr.isatty())
+    report = assistant.index(rebuild=args.rebuild, ray=ray,
+                             show_progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -164,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-uri", metavar="URI", help="index in Milvus: milvus-lite:PATH or "
                    "http(s)://HOST:19530 (or a folder); overrides --index")
     p.add_argument("--rebuild", action="store_true", help="start over instead of updating")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="embed with Ray workers: a cluster's address (HOST:PORT or "
+                   "ray://HOST:10001), or none to start a local one (pip install -r "
+                   "requirements-scale.txt)")
+    p.add_argument("--ray-workers", type=int, metavar="N",
+                   help="Ray workers, one model each (default: one per CPU of the cluster)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_index)
 
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, CatalogError, QuestionSetError, EmbedderError, IndexError_, HistoryError,
-            KeyStoreError, FileNotFoundError, ValueError) as exc:
+            KeyStoreError, RayEmbeddingError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -83,11 +83,13 @@ def sync_index(
     progress: Progress | None = None,
     show_progress: bool = False,
     wait_s: float = 0,
+    ray: RayOptions | None = None,
 ) -> tuple[IndexReport, IndexReader]:
     """Update the index (`engine`, or the settings' one) to match `corpus_dir`; returns the report
     and a reader of the updated index.
 
-    `wait_s` is how long to wait for another build to finish before giving up."""
+    `wait_s` is how long to wait for another build to finish before giving up; with `ray`, the
+    chunks are embedded by a Ray cluster's workers."""
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir or settings.corpus_dir)
     engine = engine or open_engine(index_location(settings), settings.milvus_token)
@@ -128,8 +130,8 @@ def sync_index(
             pending.append((document, chunks, previous is not None))
 
         total = sum(len(chunks) for _, chunks, _ in pending)
-        _embed_and_store(writer, embedder, pending, total, settings.embedding_batch_size,
-                         progress, show_progress, report)
+        _embed_and_store(writer, embedder, pending, total, settings, ray, progress,
+                         show_progress, report)
         for source in sorted(set(known) - seen):
             writer.remove_document(source)
             report.removed.append(source)
@@ -140,29 +142,89 @@ def sync_index(
     return report, snapshot
 
 
-def _embed_and_store(writer, embedder: Embedder, pending, total: int, batch_size: int,
-                     progress: Progress | None, show_progress: bool, report: IndexReport) -> None:
+RAY_GROUP = 20_000  # chunks per Ray dataset: bounds what the driver holds at once
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    address: str | None = None  # None: start a local Ray cluster
+    workers: int | None = None  # None: one per CPU of the cluster
+
+
+def _embed_and_store(writer, embedder: Embedder, pending, total: int, settings: Settings,
+                     ray: RayOptions | None, progress: Progress | None, show_progress: bool,
+                     report: IndexReport) -> None:
     bar = tqdm(total=total, desc="chunks", unit="chunk", disable=not show_progress, leave=False)
     done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        bar.update(count)
+        if progress:
+            progress("chunks", done, total)
+        fault_point("embedding")
+
     with_latent = bool(writer.manifest.latent_terms)
+    embed = _embed_with_ray if ray is not None else _embed_here
+    for document, chunks, replaces, matrix, latent in embed(
+            embedder, pending, with_latent, settings, ray, advance):
+        writer.put_document(document, chunks, matrix, latent if with_latent else None)
+        report.embedded_chunks += len(chunks)
+        (report.updated if replaces else report.added).append(document.source)
+    bar.close()
+
+
+def _embed_here(embedder: Embedder, pending, with_latent: bool, settings: Settings, ray,
+                advance: Callable[[int], None]):
+    batch_size = settings.embedding_batch_size
     for document, chunks, replaces in pending:
         vectors, latent = [], []
         for i in range(0, len(chunks), batch_size):
-            batch = chunks[i : i + batch_size]
-            texts = [c.text for c in batch]
+            texts = [c.text for c in chunks[i : i + batch_size]]
             if with_latent:
                 dense, batch_latent = embedder.embed_with_latent(texts, is_query=False)
                 vectors.append(dense)
                 latent.extend(batch_latent)
             else:
                 vectors.append(embedder.embed_passages(texts))
-            done += len(batch)
-            bar.update(len(batch))
-            if progress:
-                progress("chunks", done, total)
-            fault_point("embedding")
+            advance(len(texts))
         matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
-        writer.put_document(document, chunks, matrix, latent if with_latent else None)
-        report.embedded_chunks += len(chunks)
-        (report.updated if replaces else report.added).append(document.source)
-    bar.close()
+        yield document, chunks, replaces, matrix, latent
+
+
+def _embed_with_ray(embedder: Embedder, pending, with_latent: bool, settings: Settings,
+                    ray: RayOptions, advance: Callable[[int], None]):
+    """The same documents and vectors as `_embed_here`, embedded by Ray workers; a document is
+    handed on as soon as all its chunks are back."""
+    from .ray_embedding import embed_with_ray, worker_recipe
+
+    group: list = []
+    for item in pending + [None]:
+        if item is not None:
+            group.append(item)
+            if sum(len(chunks) for _, chunks, _ in group) < RAY_GROUP:
+                continue
+        owner, texts = [], []
+        for index, (_, chunks, _) in enumerate(group):
+            owner.extend([(index, n) for n in range(len(chunks))])
+            texts.extend(c.text for c in chunks)
+        dense = [np.zeros((len(c), embedder.dim), np.float32) for _, c, _ in group]
+        latent: list[list] = [[None] * len(c) for _, c, _ in group]
+        missing = [len(c) for _, c, _ in group]
+        for index, (document, chunks, replaces) in enumerate(group):
+            if not chunks:
+                yield document, chunks, replaces, dense[index], []
+        results = embed_with_ray(texts, settings, worker_recipe(embedder, with_latent),
+                                 with_latent, ray.address, ray.workers,
+                                 settings.embedding_batch_size) if texts else []
+        for key, vector, vector_latent in results:
+            index, n = owner[key]
+            dense[index][n] = vector
+            latent[index][n] = vector_latent
+            missing[index] -= 1
+            advance(1)
+            if missing[index] == 0:
+                document, chunks, replaces = group[index]
+                yield document, chunks, replaces, dense[index], latent[index]
+        group = []

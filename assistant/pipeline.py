@@ -16,7 +16,7 @@ from .config import Settings, index_location
 from .conversation import Turn, rewrite_followup
 from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
-from .indexer import IndexReport, Progress, expected_manifest, sync_index
+from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_index
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
 from .index_engine import IndexReader, LiveIndex, open_engine
@@ -35,10 +35,10 @@ class Assistant:
 
     def index(self, rebuild: bool = False, corpus_dir: Path | None = None,
               progress: Progress | None = None, show_progress: bool = False,
-              wait_s: float = 0) -> IndexReport:
+              wait_s: float = 0, ray: RayOptions | None = None) -> IndexReport:
         report, _ = sync_index(self.settings, self.embedder, corpus_dir=corpus_dir,
-                               engine=self.store, rebuild=rebuild, progress=progress, show_progress=show_progress,
-                               wait_s=wait_s)
+                               engine=self.store, rebuild=rebuild, progress=progress,
+                               show_progress=show_progress, wait_s=wait_s, ray=ray)
         return report
 
     def ensure_index(self, progress: Progress | None = None,
