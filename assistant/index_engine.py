@@ -16,7 +16,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Collection, Mapping, Protocol, Sequence
 
 import numpy as np
 from pydantic import SecretStr
@@ -24,6 +24,9 @@ from pydantic import SecretStr
 from .latent_terms import LatentVector
 from .records import Chunk, Document
 from .text import ANALYZER
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 SCHEMA_VERSION = 1
 MILVUS_LITE_PREFIX = "milvus-lite:"
@@ -200,9 +203,19 @@ class IndexEngine(Protocol):
         ...
 
 
-def open_engine(index_uri: str | Path, token: SecretStr | None = None) -> IndexEngine:
+def engine_for(settings: "Settings") -> IndexEngine:
+    """The engine the settings name."""
+    from .config import index_location
+
+    return open_engine(index_location(settings), settings.milvus_token,
+                       settings.milvus_dense_index)
+
+
+def open_engine(index_uri: str | Path, token: SecretStr | None = None,
+                dense_index: str = "FLAT") -> IndexEngine:
     """The engine for `index_uri`: a folder path (the embedded store), `milvus-lite:PATH`
-    (Milvus Lite in a local file) or `http(s)://HOST:PORT` (a Milvus server, with `token`)."""
+    (Milvus Lite in a local file) or `http(s)://HOST:PORT` (a Milvus server, with `token`);
+    `dense_index` is the Milvus index type of the dense vectors (FLAT: exact)."""
     uri = str(index_uri).strip()
     if not uri:
         raise IndexUnreachableError("index_uri is empty: give a folder, milvus-lite:PATH or "
@@ -211,7 +224,7 @@ def open_engine(index_uri: str | Path, token: SecretStr | None = None) -> IndexE
     if lowered.startswith(MILVUS_LITE_PREFIX) or lowered.startswith(("http://", "https://")):
         from .milvus_store import MilvusEngine
 
-        return MilvusEngine(uri, token.get_secret_value() if token else None)
+        return MilvusEngine(uri, token.get_secret_value() if token else None, dense_index)
     if "://" in uri:
         raise IndexUnreachableError(
             f"index_uri {uri!r}: unknown scheme; give a folder, milvus-lite:PATH or "

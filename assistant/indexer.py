@@ -13,12 +13,12 @@ from tqdm import tqdm
 
 from .catalog import CATALOG_FILE, load_catalog
 from .chunking import chunk_document, make_splitter
-from .config import Settings, index_location
+from .config import Settings
 from .documents import DocumentError, kind_of, load_document
 from .embeddings import Embedder
 from .records import Chunk, Document
 from .index_engine import (KEYWORD_INDEX, SCHEMA_VERSION, IndexEngine, IndexReader, Manifest,
-                           fault_point, open_engine)
+                           engine_for, fault_point)
 from .tokens import ENCODING
 
 # Progress callback: (stage, done, total) with stage "files" or "chunks".
@@ -92,7 +92,7 @@ def sync_index(
     chunks are embedded by a Ray cluster's workers."""
     started = time.perf_counter()
     corpus_dir = Path(corpus_dir or settings.corpus_dir)
-    engine = engine or open_engine(index_location(settings), settings.milvus_token)
+    engine = engine or engine_for(settings)
     catalog = load_catalog(corpus_dir)
     splitter = make_splitter(settings.chunk_tokens, settings.chunk_overlap)
     max_bytes = int(settings.max_file_mb * 1e6)

@@ -123,8 +123,9 @@ def _sparse_dot(a: dict, b: dict) -> float:
 class MilvusEngine:
     """An index in Milvus; see the module docstring."""
 
-    def __init__(self, uri: str, token: str | None = None) -> None:
+    def __init__(self, uri: str, token: str | None = None, dense_index: str = "FLAT") -> None:
         self.uri = uri
+        self.dense_index = dense_index
         self._token = token
         self._client = None
         self._client_lock = threading.Lock()
@@ -151,6 +152,9 @@ class MilvusEngine:
             return self._client
 
     def _connect(self):
+        # gRPC's core prints reconnects (e.g. a server asking for fewer keep-alive pings) as
+        # errors; failures that matter reach here as exceptions
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         try:
             from pymilvus import MilvusClient
         except ImportError as exc:
@@ -269,7 +273,7 @@ class MilvusEngine:
             ("dense", DataType.FLOAT_VECTOR, {"dim": manifest.dim}),
             ("bm25", DataType.SPARSE_FLOAT_VECTOR, {}),
         ]
-        chunk_vectors = {"dense": "FLAT", "bm25": "SPARSE_INVERTED_INDEX"}
+        chunk_vectors = {"dense": self.dense_index, "bm25": "SPARSE_INVERTED_INDEX"}
         if manifest.latent_terms:
             chunk_fields.append(("latent", DataType.SPARSE_FLOAT_VECTOR, {}))
             chunk_vectors["latent"] = "SPARSE_INVERTED_INDEX"

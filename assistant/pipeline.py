@@ -12,14 +12,14 @@ from typing import Callable
 import numpy as np
 
 from .answering import ExtractiveAnswerer
-from .config import Settings, index_location
+from .config import Settings
 from .conversation import Turn, rewrite_followup
 from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_index
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
-from .index_engine import IndexReader, LiveIndex, open_engine
+from .index_engine import IndexReader, LiveIndex, engine_for
 from .text import detect_language, terms
 
 
@@ -27,7 +27,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or create_embedder(settings)
-        self.store = open_engine(index_location(settings), settings.milvus_token)
+        self.store = engine_for(settings)
         self.live = LiveIndex(self.store, expected_manifest(settings, self.embedder))
         self.retriever = Retriever(self.embedder, settings)
         self.answerer = ExtractiveAnswerer(self.embedder, settings)

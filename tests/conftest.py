@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ CORPUS = ROOT / "corpus"
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 # Not UTF-8, no control characters, and no code page turns it into language.
 UNDECODABLE = b"Rapport " + bytes(random.Random(7).randrange(0x80, 0x100) for _ in range(3000))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

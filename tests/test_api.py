@@ -13,8 +13,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import CORPUS, ROOT
-from .test_browser import free_port
+from .conftest import CORPUS, ROOT, free_port
 from .test_cli import run
 
 GLADSAXE = "Vad gjorde Gladsaxe med jobbpakker?"

@@ -19,7 +19,7 @@ from assistant.milvus_store import CHUNKS, TERMS, MilvusEngine
 from assistant.pipeline import Assistant
 from assistant.retrieval import SearchFilter
 
-from .conftest import CORPUS, ROOT
+from .conftest import CORPUS, ROOT, free_port
 
 QUESTIONS = [
     "Vad gjorde Gladsaxe med jobbpakker?",
@@ -30,16 +30,10 @@ QUESTIONS = [
 NEW_DOC = "Kungsbacka kommun erbjuder samhällsorientering på arabiska och dari varje vecka."
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def milvus_server(tmp_path):
     """A Milvus Lite server process (its gRPC server mode) on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "milvus.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from milvus_lite.cmdline import main; sys.exit(main())",
@@ -225,10 +219,12 @@ def test_bad_index_uri_gives_one_clear_error(uri, message, tmp_path):
     assert time.monotonic() - started < 60
 
 
-def test_milvus_lite_in_a_local_file(tmp_path, small_corpus, embedder):
+def test_milvus_lite_in_a_local_file_with_an_hnsw_index(tmp_path, small_corpus, embedder):
     uri = f"milvus-lite:{tmp_path / 'index.db'}"
-    assistant = _milvus_assistant(small_corpus, uri, embedder)
+    assistant = Assistant(Settings(corpus_dir=small_corpus, index_uri=uri,
+                                   milvus_dense_index="HNSW"), embedder=embedder)
     assistant.index()
+    assert assistant.store.call("describe_index", CHUNKS, "dense")["index_type"] == "HNSW"
     answer = assistant.ask("Vad gjorde Gladsaxe med jobbpakker?")
     assert answer.citations and "jobbpakke" in answer.text
     with pytest.raises(IndexUnreachableError):

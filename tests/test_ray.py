@@ -4,7 +4,6 @@ index as embedding here, and Ray untouched without --ray."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,21 +13,15 @@ import pytest
 from assistant.config import Settings
 from assistant.pipeline import Assistant
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 
 pytest.importorskip("ray", reason="Ray is in requirements-scale.txt")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     ray_cli = str(Path(sys.executable).parent / "ray")
-    port = _free_port()
+    port = free_port()
     temp = tmp_path_factory.mktemp("ray")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     started = subprocess.run(
