@@ -13,8 +13,8 @@ from assistant.roles import allows, role_for
 from assistant.records import Unanswered
 from assistant.text import detect_language
 from assistant.pipeline import Assistant
-from assistant.render import (LABELS, conversation_markdown, escape_markdown,
-                              highlighted_passage, where)
+from assistant.render import (LABELS, answer_markdown, conversation_markdown,
+                              escape_markdown, highlighted_passage, where)
 from assistant.audit import AuditLog
 from assistant.catalog import CatalogError
 from assistant.retrieval import SearchFilter
@@ -55,7 +55,7 @@ def show_answer(answer) -> None:
         st.caption(f"{labels['searched_for']}: {escape_markdown(answer.searched_for)}")
     if answer.notice:
         st.info(answer.notice)
-    st.markdown(_answer_markdown(answer.text))
+    st.markdown(answer_markdown(answer))
     for flagged in answer.flagged_sentences:
         st.warning(f"⚠ {flagged}")
     if answer.abstained:
@@ -83,11 +83,8 @@ def show_answer(answer) -> None:
             st.caption(where(citation.passage, answer.language))
             if not supported:
                 st.warning(labels["unsupported"])
-            st.markdown(highlighted_passage(citation.passage.text, [c.quote for c in quotes]))
-
-
-def _answer_markdown(text: str) -> str:
-    return escape_markdown(text).replace("\\[", "**[").replace("\\]", "]**")
+            st.markdown(highlighted_passage(citation.passage.text, [c.quote for c in quotes],
+                                            {c.quote: c.answer_spans for c in quotes}))
 
 
 def sidebar(assistant: Assistant, who: str, role: str) -> tuple[SearchFilter, object]:

@@ -66,7 +66,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
     else:
-        print(answer_text(answer))
+        bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("*", "*")
+        print(answer_text(answer, emphasis=bold))
     return 0
 
 

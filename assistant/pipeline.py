@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from .answer_types import answer_spans
 from .answering import ExtractiveAnswerer
 from .config import Settings
 from .conversation import Turn, rewrite_followup
@@ -112,6 +113,8 @@ class Assistant:
         if retrieval.asked and retrieval.asked != retrieval.question:
             answer.question = retrieval.asked
             answer.searched_for = retrieval.question
+        for citation in answer.citations:
+            citation.answer_spans = answer_spans(retrieval.question, citation.quote)
         return answer
 
     def llm_answerer(self, backend: str) -> LLMAnswerer:

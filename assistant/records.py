@@ -66,6 +66,8 @@ class Citation:
     support: float
     passage: Passage | None  # None when [n] points at no passage shown
     quote: str = ""
+    # where in `quote` the asked-for number, date, name, place or organisation stands
+    answer_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .answer_types import mark
 from .records import Answer, Citation, Passage, Unanswered
 
 LABELS = {
@@ -24,23 +25,57 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def highlighted_passage(passage_text: str, quotes: list[str]) -> str:
-    """The passage as literal Markdown with the supporting sentences highlighted."""
+def _escaped_with_marks(text: str, spans: list[tuple[int, int]]) -> str:
+    """Literal Markdown of `text` with the spans in bold."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out += [escape_markdown(text[pos:start]), "**", escape_markdown(text[start:end]), "**"]
+        pos = end
+    out.append(escape_markdown(text[pos:]))
+    return "".join(out)
+
+
+def highlighted_passage(passage_text: str, quotes: list[str],
+                        answer_spans: dict[str, list[tuple[int, int]]] | None = None) -> str:
+    """The passage as literal Markdown with the supporting sentences highlighted and, inside
+    them, the answer (`answer_spans`: spans within each quote) in bold."""
     flat = " ".join(passage_text.split())
     spans = []
     for quote in quotes:
         at = flat.find(quote) if quote else -1
         if at >= 0:
-            spans.append((at, at + len(quote)))
+            spans.append((at, at + len(quote), quote))
     out, pos = [], 0
-    for start, end in sorted(spans):
+    for start, end, quote in sorted(spans):
         if start < pos:
             continue
         out.append(escape_markdown(flat[pos:start]))
-        out.append(":orange-background[" + escape_markdown(flat[start:end]) + "]")
+        inner = _escaped_with_marks(flat[start:end], (answer_spans or {}).get(quote, []))
+        out.append(":orange-background[" + inner + "]")
         pos = end
     out.append(escape_markdown(flat[pos:]))
     return "".join(out)
+
+
+def answer_marks(answer: Answer) -> list[tuple[int, int]]:
+    """The answer spans of the citations' quotes, as spans of the answer's text (where the
+    answer quotes them word for word, as the extractive answer does)."""
+    spans, taken = [], 0
+    for c in answer.citations:
+        at = answer.text.find(c.quote, taken) if c.quote and c.answer_spans else -1
+        if at < 0:
+            continue
+        spans += [(at + start, at + end) for start, end in c.answer_spans]
+        taken = at + len(c.quote)
+    return spans
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer as literal Markdown: the answer inside its quotes and the [n] markers in bold."""
+    text = _escaped_with_marks(answer.text, [] if answer.abstained else answer_marks(answer))
+    return text.replace("\\[", "**[").replace("\\]", "]**")
 
 
 def passage_json(n: int, p: Passage) -> dict:
@@ -52,7 +87,9 @@ def citation_json(c: Citation) -> dict:
     p = c.passage
     return {"n": c.n, "source": p.source if p else None, "title": p.title if p else None,
             "page": p.page if p else None, "text": p.text if p else None, "quote": c.quote,
-            "sentence": c.sentence, "supported": c.supported, "support": c.support}
+            "sentence": c.sentence, "supported": c.supported, "support": c.support,
+            "answer_in_quote": [{"start": a, "end": b, "text": c.quote[a:b]}
+                                for a, b in c.answer_spans]}
 
 
 def answer_json(answer: Answer) -> dict:
@@ -84,11 +121,13 @@ def where(p: Passage, language: str = "en") -> str:
     return ", ".join(parts)
 
 
-def answer_text(answer: Answer) -> str:
-    """Plain text for a terminal: the answer, then each cited source with its quote."""
+def answer_text(answer: Answer, emphasis: tuple[str, str] = ("*", "*")) -> str:
+    """Plain text for a terminal: the answer, then each cited source with its quote; the answer
+    inside the quotes is wrapped in `emphasis` (e.g. ANSI bold on a terminal)."""
     labels = LABELS[answer.language]
     lines = [f"({labels['searched_for']}: {answer.searched_for})"] if answer.searched_for else []
-    lines += ([f"({answer.notice})", ""] if answer.notice else []) + [answer.text, ""]
+    text = answer.text if answer.abstained else mark(answer.text, answer_marks(answer), *emphasis)
+    lines += ([f"({answer.notice})", ""] if answer.notice else []) + [text, ""]
     if answer.abstained:
         if answer.passages:
             lines.append(f"{labels['related']}:")
@@ -106,9 +145,9 @@ def answer_text(answer: Answer) -> str:
             continue
         lines.append(f"  [{n}] {passage.title} ({where(passage, answer.language)})")
         for c in group:
-            mark = "" if c.supported else f"  ⚠ {labels['unsupported']}"
-            if c.quote or mark:
-                lines.append(f"      “{c.quote}”{mark}")
+            flag = "" if c.supported else f"  ⚠ {labels['unsupported']}"
+            if c.quote or flag:
+                lines.append(f"      “{mark(c.quote, c.answer_spans, *emphasis)}”{flag}")
     return "\n".join(lines).rstrip()
 
 

@@ -1,0 +1,84 @@
+"""The answer inside the quote: the kind of answer a question asks for, where it stands in the
+quoted sentence, and how the terminal, the JSON and the UI's Markdown mark it."""
+
+import pytest
+
+from assistant.answer_types import AnswerKind, answer_kind, answer_spans, mark
+from assistant.records import Answer, Citation, Passage
+from assistant.render import answer_json, answer_markdown, answer_text, highlighted_passage
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Hur många jobbpakker finns det?", AnswerKind.NUMBER),
+    ("How many participants were there?", AnswerKind.NUMBER),
+    ("Hur många år varade projektet?", AnswerKind.NUMBER),
+    ("När startade projektet?", AnswerKind.DATE),
+    ("What year did the trip take place?", AnswerKind.DATE),
+    ("Vem ledde studieresan?", AnswerKind.PERSON),
+    ("Who wrote the report?", AnswerKind.PERSON),
+    ("Var ligger Pirkkala?", AnswerKind.PLACE),
+    ("Which cities did the delegation visit?", AnswerKind.PLACE),
+    ("Vilken myndighet ansvarar för SFI?", AnswerKind.ORGANISATION),
+    ("Vad var syftet med resan?", AnswerKind.OTHER),  # "var" is "was" here, not "where"
+    ("Vad gjorde Gladsaxe med jobbpakker?", AnswerKind.OTHER),
+])
+def test_the_kind_of_answer_a_question_asks_for(question, kind):
+    assert answer_kind(question) is kind
+
+
+def _marked(question, sentence):
+    return [sentence[a:b] for a, b in answer_spans(question, sentence)]
+
+
+def test_the_asked_for_number_date_and_name_are_found():
+    sentence = "Inom Jobbcenter arbetar man med 12 stycken jobbpakker där språkutbildning ingår."
+    assert _marked("Hur många jobbpakker arbetar man med?", sentence) == ["12 stycken"]
+    assert _marked("How many job packages are there?", sentence) == ["12 stycken"]
+    assert _marked("När startade projektet?", "Projektet startade i mars 2008 i Solna.") == \
+        ["mars 2008"]
+    assert _marked("Vem ledde resan?", "Resan leddes av Anna Svensson från Stockholms stad.") == \
+        ["Anna Svensson"]
+    assert _marked("Vilka städer besökte de?", "Delegationen besökte Toronto och Ottawa.") == \
+        ["Toronto", "Ottawa"]
+
+
+def test_what_only_repeats_the_question_is_not_the_answer():
+    sentence = "År 2008 deltog 45 personer i Pirkkala."
+    assert _marked("Hur många deltog i Pirkkala 2008?", sentence) == ["45 personer"]
+    assert _marked("Var ligger Pirkkala?", "Pirkkala ligger nära Tammerfors i Finland.") == \
+        ["Tammerfors", "Finland"]
+    assert _marked("Vad gjorde Gladsaxe?", "Gladsaxe införde 12 jobbpakker.") == []
+
+
+def test_mark_wraps_each_span():
+    assert mark("a 12 b 3", [(2, 4), (7, 8)], "[", "]") == "a [12] b [3]"
+
+
+def _answer(text, quote, spans, abstained=False):
+    passage = Passage(chunk_id=1, source="g.txt", title="Gladsaxe", text=f"Inledning. {quote}",
+                      page=None, section=None, score=1.0)
+    citation = Citation(n=1, sentence=quote, supported=True, support=1.0, passage=passage,
+                        quote=quote, answer_spans=spans)
+    return Answer(question="Hur många?", text=text, abstained=abstained, passages=[passage],
+                  citations=[citation], language="sv")
+
+
+def test_the_terminal_json_and_markdown_mark_the_answer():
+    quote = "Man arbetar med 12 stycken *jobbpakker*."
+    answer = _answer(f"{quote} [1]", quote, [(16, 26)])
+    text = answer_text(answer, emphasis=("<", ">"))
+    assert "Man arbetar med <12 stycken> *jobbpakker*. [1]" in text
+    assert "“Man arbetar med <12 stycken> *jobbpakker*.”" in text
+    assert answer_json(answer)["citations"][0]["answer_in_quote"] == \
+        [{"start": 16, "end": 26, "text": "12 stycken"}]
+    markdown = answer_markdown(answer)
+    assert "**12 stycken**" in markdown and "\\*jobbpakker\\*" in markdown
+    assert "**[1]**" in markdown
+    shown = highlighted_passage(answer.passages[0].text, [quote], {quote: [(16, 26)]})
+    assert ":orange-background[Man arbetar med **12 stycken** \\*jobbpakker\\*\\.]" in shown
+
+
+def test_the_pipeline_marks_the_answer_in_its_quotes(corpus_assistant):
+    answer = corpus_assistant.ask("Hur många jobbpakker arbetar Jobbcenter i Gladsaxe med?")
+    marked = [a["text"] for c in answer_json(answer)["citations"] for a in c["answer_in_quote"]]
+    assert any("12" in m for m in marked), answer.text
