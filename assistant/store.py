@@ -33,7 +33,6 @@ from filelock import FileLock, Timeout
 from .index_engine import (
     BM25_B,
     BM25_K1,
-    KEYWORD_INDEX,
     SCHEMA_VERSION,
     DocumentRow,
     Hits,
