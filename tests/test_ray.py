@@ -4,6 +4,7 @@ index as embedding here, and Ray untouched without --ray."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,17 @@ from .conftest import ROOT, free_port
 pytest.importorskip("ray", reason="Ray is in requirements-scale.txt")
 
 
+# the cluster and its clients share a token (Ray would otherwise pick up ~/.ray/auth_token, or not)
+RAY_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+
+
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     ray_cli = str(Path(sys.executable).parent / "ray")
     port = free_port()
     temp = tmp_path_factory.mktemp("ray")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, **RAY_ENV}
     started = subprocess.run(
         [ray_cli, "start", "--head", "--num-cpus", "2", "--port", str(port),
          "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
@@ -37,7 +43,8 @@ def _index(corpus, index, *flags):
     return subprocess.run(
         [sys.executable, "-m", "assistant", "index", "--corpus", str(corpus), "--index",
          str(index), "--json", *flags],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
+        env={**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=600)
 
 
 def test_ray_workers_build_the_same_index(ray_cluster, small_corpus, small_assistant, tmp_path,
