@@ -407,13 +407,8 @@ class MilvusReader:
     def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
         if not chunk_ids or not self.manifest.latent_terms:
             return {}
-        out = {}
-        for row in self.engine.get(CHUNKS, chunk_ids, ["chunk_id", "latent"]):
-            items = sorted((int(f), float(w)) for f, w in row["latent"].items())
-            out[int(row["chunk_id"])] = LatentVector(
-                np.array([f for f, _ in items], dtype=np.uint16),
-                np.array([w for _, w in items], dtype=np.float16))
-        return out
+        return {int(row["chunk_id"]): _latent_vector(row["latent"])
+                for row in self.engine.get(CHUNKS, chunk_ids, ["chunk_id", "latent"])}
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         if not chunk_ids:
@@ -423,6 +418,12 @@ class MilvusReader:
 
     def close(self) -> None:
         pass
+
+
+def _latent_vector(sparse: dict) -> LatentVector:
+    items = sorted((int(f), float(w)) for f, w in sparse.items() if w > 0)
+    return LatentVector(np.array([f for f, _ in items], dtype=np.uint16),
+                        np.array([w for _, w in items], dtype=np.float16))
 
 
 def _hit_id(hit: dict) -> int:
@@ -701,8 +702,26 @@ class MilvusWriter:
                   document.language)
         if fields == (known.title, known.organisation, known.year, known.doc_kind, known.language):
             return
+        if document.title != known.title:
+            # the title is part of every chunk's BM25 text (as in the embedded store): re-weight
+            # the stored chunks, keeping their vectors, as a new version of the document
+            self._flush_held()
+            chunks, vectors, latent = self._stored_chunks(document.source)
+            self._write_document(document, chunks, vectors, latent)
+            return
         self._write_document_row(document, self._versions[document.source], known.chunks)
         self._mark_dirty()
+
+    def _stored_chunks(self, source: str) -> tuple[list[Chunk], np.ndarray, list | None]:
+        fields = _CHUNK_FIELDS + ["dense"] + (["latent"] if self.manifest.latent_terms else [])
+        rows = sorted(self.engine.scan(CHUNKS, fields, f"source == {literal(source)} and "
+                                       f"version == {literal(self._versions[source])}"),
+                      key=lambda r: r["ord"])
+        vectors = np.array([r["dense"] for r in rows], dtype=np.float32).reshape(
+            len(rows), self.manifest.dim)
+        latent = [_latent_vector(r["latent"]) for r in rows] if self.manifest.latent_terms \
+            else None
+        return [_chunk(r) for r in rows], vectors, latent
 
     def commit(self) -> MilvusReader:
         self._flush_held()

@@ -18,6 +18,7 @@ from assistant.index_engine import FAULT_ENV, IndexError_, IndexUnreachableError
 from assistant.milvus_store import CHUNKS, TERMS, MilvusEngine
 from assistant.pipeline import Assistant
 from assistant.retrieval import SearchFilter
+from assistant.text import terms
 
 from .conftest import CORPUS, ROOT, free_port
 
@@ -140,6 +141,18 @@ def test_incremental_sync_adds_updates_and_deletes(milvus_server, small_corpus, 
     (small_corpus / "kungsbacka.txt").unlink()
     assert assistant.index().removed == ["kungsbacka.txt"]
     assert "kungsbacka.txt" not in assistant.snapshot().documents
+    # a new title in the catalog re-weights the document's BM25 (the title is part of it) without
+    # re-embedding, as the embedded store does
+    catalog = small_corpus / "catalog.toml"
+    catalog.write_text(catalog.read_text("utf-8").replace(
+        'title = "Studieresa till Toronto', 'title = "Zanzibarresan till Toronto'), "utf-8")
+    report = assistant.index()
+    assert report.unchanged == 2 and report.embedded_chunks == 0
+    reader = assistant.snapshot()
+    assert reader.documents["stockholm-studieresa-toronto.txt"].title.startswith("Zanzibarresan")
+    hits = reader.chunks([i for i, _ in reader.keyword_search(terms("Zanzibarresan"), 50)])
+    assert {c.source for c in hits.values()} == {"stockholm-studieresa-toronto.txt"}
+    assert len(hits) == reader.documents["stockholm-studieresa-toronto.txt"].chunks
     _assert_consistent(milvus_server)
 
 
