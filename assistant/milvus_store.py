@@ -615,7 +615,8 @@ class MilvusWriter:
         self._journal(source)
         removed = self._forget_chunks(source)
         self._mark_dirty(chunks=self.state["chunks"] - removed)
-        self.engine.call("delete", DOCUMENTS, ids=[source])
+        # by filter: pymilvus would put the id into an expression without escaping it
+        self.engine.call("delete", DOCUMENTS, filter=f"source == {literal(source)}")
         fault_point("milvus-document-removed")
         del self._versions[source]
         self._known.pop(source, None)

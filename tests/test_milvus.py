@@ -86,8 +86,17 @@ def test_answers_on_milvus_equal_the_embedded_engines(corpus_assistant, milvus_s
 
 
 def test_filters_restrict_to_the_named_documents(milvus_server, small_corpus, embedder):
+    # a file name that a filter expression must quote and escape
+    odd = 'o\'brien "rapport" \\ 2024.txt'
+    (small_corpus / odd).write_text(NEW_DOC, encoding="utf-8")
     assistant = _milvus_assistant(small_corpus, milvus_server, embedder)
     assistant.index()
+    found = _ranking(assistant, "samhällsorientering på arabiska",
+                     search_filter=SearchFilter(sources=frozenset({odd})))
+    assert found and {source for source, _ in found} == {odd}
+    (small_corpus / odd).unlink()
+    assert assistant.index().removed == [odd]
+    _assert_consistent(milvus_server)
     only = "stockholm-studieresa-toronto.txt"
     found = _ranking(assistant, "Vad gjorde Gladsaxe med jobbpakker?",
                      search_filter=SearchFilter(sources=frozenset({only})))
