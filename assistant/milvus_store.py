@@ -27,6 +27,7 @@ Term ids are 32-bit hashes of the analysed terms (a sparse vector's index range)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -327,6 +328,8 @@ class MilvusReader:
                 f"it: python -m assistant index --rebuild --index-uri {engine.uri}")
         self._name = str(state.get("generation", ""))
         self.chunk_count = int(state.get("chunks", 0))
+        # per view: the counts belong to the state this view was opened on
+        self._cached_df = functools.lru_cache(maxsize=64)(self._fetch_df)
         rows = list(engine.scan(DOCUMENTS, _DOC_FIELDS))
         self.documents = {r["source"]: _document_row(r) for r in sorted(rows, key=lambda r: r["source"])}
         self._live = {r["source"]: r["version"] for r in rows}
@@ -371,10 +374,13 @@ class MilvusReader:
         return {tid: n * idf(df[tid], self.chunk_count) for tid, n in counts.items() if df[tid] > 0}
 
     def _df(self, tids: Iterable[int]) -> dict[int, int]:
-        tids = list(tids)
+        # retrieval and answering ask for the same question's terms three times: fetched once
+        return dict(self._cached_df(tuple(sorted(set(tids)))))
+
+    def _fetch_df(self, tids: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         rows = self.engine.get(TERMS, tids, ["tid", "df"])
         found = {int(r["tid"]): int(r["df"]) for r in rows}
-        return {tid: found.get(tid, 0) for tid in tids}
+        return tuple((tid, found.get(tid, 0)) for tid in tids)
 
     def keyword_search(self, query_terms: Sequence[str], k: int,
                        sources: Collection[str] | None = None) -> Hits:

@@ -13,6 +13,7 @@ complete snapshot; readers keep the snapshot they opened until they refresh.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -146,6 +147,8 @@ class Snapshot:
                 f"{len(self.chunk_ids)} chunks (manifest says dimension {self.manifest.dim})"
             )
         self.bm25: bm25s.BM25 | None = None
+        # per snapshot, so that a cache never keeps an old snapshot alive
+        self._cached_bm25_scores = functools.lru_cache(maxsize=32)(self._compute_bm25_scores)
         if len(self.chunk_ids):
             try:
                 self.bm25 = bm25s.BM25.load(str(path / "bm25"))
@@ -208,11 +211,18 @@ class Snapshot:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def _bm25_scores(self, query_terms: Sequence[str]) -> np.ndarray:
-        """BM25 score of every chunk, by position."""
+        """BM25 score of every chunk, by position (retrieval asks twice per question: the top
+        chunks, then the scores of the dense candidates; computed once)."""
+        return self._cached_bm25_scores(tuple(query_terms))
+
+    def _compute_bm25_scores(self, query_terms: tuple[str, ...]) -> np.ndarray:
         known = [t for t in query_terms if self.bm25 is not None and t in self.bm25.vocab_dict]
         if not known:
-            return np.zeros(len(self), dtype=np.float32)
-        return self.bm25.get_scores(known)
+            scores = np.zeros(len(self), dtype=np.float32)
+        else:
+            scores = self.bm25.get_scores(known)
+        scores.setflags(write=False)  # shared by the callers of the cache
+        return scores
 
     def keyword_search(self, query_terms: Sequence[str], k: int,
                        sources: Collection[str] | None = None) -> Hits:
