@@ -72,8 +72,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import (HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate, failed_thresholds,
-                           markdown_report, table)
+    from .evaluate import (HIGHER_IS_BETTER, LOWER_IS_BETTER, breakdown, evaluate,
+                           failed_thresholds, markdown_report, table)
 
     settings = _settings(args)
     followups = args.followups
@@ -87,6 +87,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(table(run.values))
     if args.json:
         payload = {"metrics": run.values, "notes": run.notes,
+                   "breakdown": breakdown(run.results),
                    "questions": [r.as_json() for r in run.results],
                    "followups": [f.as_json() for f in run.followups]}
         args.json.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")

@@ -38,6 +38,7 @@ class GoldQuestion:
     evidence: list[Evidence]
     keywords: list[list[str]]
     language: str | None = None
+    kind: str | None = None  # what the question asks for: person, place, number, date, list, …
 
 
 class QuestionSetError(ValueError):
@@ -57,7 +58,7 @@ def _gold(raw: dict, qid: str, answerable: bool) -> GoldQuestion:
         evidence += [Evidence(a["source"], a["evidence"]) for a in raw.get("also", [])]
     return GoldQuestion(id=qid, question=raw["question"], answerable=answerable,
                         evidence=evidence, keywords=raw.get("keywords") or [],
-                        language=raw.get("language"))
+                        language=raw.get("language"), kind=raw.get("kind"))
 
 
 def normalise(text: str) -> str:
@@ -186,6 +187,8 @@ class QuestionResult:
             "question": self.question.question,
             "searched_for": self.answer.searched_for or self.question.question,
             "answerable": self.question.answerable,
+            "language": self.question.language,
+            "kind": self.question.kind,
             "retrieved": [{"source": p.source, "text": p.text, "score": round(p.score, 6)}
                           for p in self.retrieved],
             "answer": self.answer.text,
@@ -272,6 +275,48 @@ def halves(results: list[QuestionResult], keys: list[str]) -> dict[str, float]:
         for key in keys:
             values[f"{key}_{name}"] = measured.get(key, 0.0)
     return values
+
+
+def breakdown(results: list[QuestionResult]) -> list[dict]:
+    """The headline figures per half, and within each half per language and per answer kind, so
+    that a gain on the tune half can be checked against the test half group by group."""
+    rows = []
+    for name in ("tune", "test"):
+        part = [r for r in results if half(r.question.id) == name]
+        groups: dict[str, list[QuestionResult]] = {"all": part}
+        for r in part:
+            q = r.question
+            if q.answerable:
+                groups.setdefault(f"language {q.language or '?'}", []).append(r)
+                groups.setdefault(f"kind {q.kind or '?'}", []).append(r)
+        for group, members in groups.items():
+            answerable = [r for r in members if r.question.answerable]
+            unanswerable = [r for r in members if not r.question.answerable]
+            n = max(len(answerable), 1)
+            rows.append({
+                "half": name, "group": group, "answerable": len(answerable),
+                "hit_at_5": sum(1 for r in answerable if r.hit_rank and r.hit_rank <= 5) / n,
+                "mrr_at_10": sum(1 / r.hit_rank for r in answerable
+                                 if r.hit_rank and r.hit_rank <= 10) / n,
+                "citation_hit": sum(r.cites_evidence for r in answerable) / n,
+                "keyword_accuracy": sum(r.keywords_ok for r in answerable) / n,
+                "refused_answerable": sum(r.answer.abstained for r in answerable),
+                "unanswerable": len(unanswerable),
+                "refused_unanswerable": sum(r.answer.abstained for r in unanswerable),
+            })
+    return rows
+
+
+def breakdown_table(rows: list[dict]) -> str:
+    lines = ["| half | group | answerable | hit@5 | MRR@10 | cites | keywords | refused "
+             "(answerable) | refused (unanswerable) |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        unanswerable = (f"{row['refused_unanswerable']} of {row['unanswerable']}"
+                        if row["unanswerable"] else "")
+        lines.append(f"| {row['half']} | {row['group']} | {row['answerable']} | "
+                     f"{row['hit_at_5']:.3f} | {row['mrr_at_10']:.3f} | {row['citation_hit']:.3f} | "
+                     f"{row['keyword_accuracy']:.3f} | {row['refused_answerable']} | {unanswerable} |")
+    return "\n".join(lines)
 
 
 def metrics(results: list[QuestionResult]) -> dict[str, float]:
@@ -430,6 +475,9 @@ def table(values: dict[str, float]) -> str:
                         " · ".join(f"{values[f'hit_at_5_{h}']:.3f} / {values[f'citation_hit_{h}']:.3f}"
                                    f" / {values[f'keyword_accuracy_{h}']:.3f}"
                                    for h in ("tune", "test"))))
+        rows.insert(8, ("  tune / test: unanswerable refused, answerable refused",
+                        " · ".join(f"{values[f'abstention_rate_{h}']:.3f} / "
+                                   f"{values[f'wrong_abstentions_{h}']:.0f}" for h in ("tune", "test"))))
     if "answer_citation_recall" in values:
         rows += [
             ("answer's own citations: recall / precision",
@@ -464,7 +512,8 @@ def table(values: dict[str, float]) -> str:
 
 
 def markdown_report(values: dict[str, float], results: list[QuestionResult], title: str) -> str:
-    out = [f"# {title}", "", table(values), "", "## Failing questions", ""]
+    out = [f"# {title}", "", table(values), "", "## By half, language and answer kind", "",
+           breakdown_table(breakdown(results)), "", "## Failing questions", ""]
     failing = [r for r in results if _failed(r)]
     if not failing:
         out.append("None.")
@@ -593,4 +642,5 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
     return EvaluationRun(values, results, index_seconds, notes, followups)
 
 
-HALF_METRICS = ["hit_at_5", "mrr_at_10", "citation_hit", "keyword_accuracy"]
+HALF_METRICS = ["hit_at_5", "mrr_at_10", "citation_hit", "keyword_accuracy", "abstention_rate",
+                "wrong_abstentions"]

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from assistant.evaluate import (GoldQuestion, Evidence, QuestionSetError, check_evidence,
-                                failed_thresholds, load_questions, metrics, score)
+from assistant.evaluate import (GoldQuestion, Evidence, QuestionSetError, breakdown,
+                                breakdown_table, check_evidence, failed_thresholds, half,
+                                load_questions, metrics, score)
 from assistant.records import Answer, Citation, Passage
 
 from .conftest import CORPUS, QUESTIONS
@@ -83,3 +84,28 @@ def test_malformed_question_line_is_named(tmp_path):
     path.write_text('{"id": "x"}\n', encoding="utf-8")
     with pytest.raises(QuestionSetError, match="q.jsonl:1"):
         load_questions(path)
+
+
+def test_breakdown_reports_each_half_by_language_and_kind():
+    retrieved = [passage("tolv jobbpakker finns")]
+    cited = [Citation(1, "tolv jobbpakker", True, 1.0, retrieved[0])]
+    results = []
+    for qid, language, kind in [("a1", "sv", "number"), ("a2", "en", "number"),
+                                ("a3", "en", "person"), ("a4", "sv", "place")]:
+        q = question(qid)
+        q.language, q.kind = language, kind
+        results.append(score(q, retrieved, answer("tolv jobbpakker [1]", retrieved, cited), 0.1))
+    results.append(score(question("u1", answerable=False), retrieved,
+                         answer("Dokumenten besvarar inte.", retrieved, [], abstained=True), 0.1))
+    rows = breakdown(results)
+    for name in ("tune", "test"):
+        part = [r for r in results if half(r.question.id) == name]
+        overall = next(r for r in rows if r["half"] == name and r["group"] == "all")
+        assert overall["answerable"] == sum(r.question.answerable for r in part)
+        assert overall["unanswerable"] == sum(not r.question.answerable for r in part)
+    english = [r for r in rows if r["group"] == "language en"]
+    assert sum(r["answerable"] for r in english) == 2
+    assert all(r["citation_hit"] == 1.0 for r in english)
+    assert sum(r["refused_unanswerable"] for r in rows if r["group"] == "all") == 1
+    table = breakdown_table(rows)
+    assert "kind number" in table and "language sv" in table
