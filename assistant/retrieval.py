@@ -12,9 +12,13 @@ from .config import Settings
 from .embeddings import Embedder
 from .latent_terms import LatentVector
 from .query_encoding import QueryEncoder, QueryVectors
-from .records import DenseMargin, Passage
+from .records import Chunk, DenseMargin, Passage
 from .index_engine import IndexReader
 from .text import terms
+
+
+# how far down the ranking to look for k passages that do not repeat each other
+OVERLAP_LOOKAHEAD = 3
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,28 @@ class SearchResult:
     dense_margin: DenseMargin
 
 
+def overlap_share(a: Chunk, b: Chunk) -> float:
+    """How much of the shorter of two chunks of one document the other also covers (0 to 1)."""
+    if a.source != b.source:
+        return 0.0
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    shortest = min(a.end - a.start, b.end - b.start)
+    return max(shared, 0) / shortest if shortest > 0 else 0.0
+
+
+def distinct_head(ranked: list[int], chunks: dict[int, Chunk], k: int,
+                  max_overlap: float) -> list[int]:
+    """The best k ids, passing over a chunk that mostly repeats a better one of its document
+    (neighbouring chunks overlap), so that the passages shown are k different stretches of text."""
+    chosen: list[int] = []
+    for chunk_id in ranked:
+        if len(chosen) == k:
+            break
+        if all(overlap_share(chunks[chunk_id], chunks[c]) <= max_overlap for c in chosen):
+            chosen.append(chunk_id)
+    return chosen
+
+
 def dense_margin(scores: list[float]) -> DenseMargin:
     """The best dense score against ranks 11-50 (or whatever ranks there are)."""
     if not scores:
@@ -151,8 +177,14 @@ class Retriever:
         if query.latent is not None and snapshot.manifest.latent_terms == self.embedder.latent_id:
             fused = latent_rerank(fused, snapshot.latent_terms, query.latent,
                                   s.rerank_candidates, s.latent_weight)
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:top_k]
-        chunks = snapshot.chunks(best)
+        ranked = sorted(fused, key=lambda i: (-fused[i], i))
+        if s.max_passage_overlap < 1.0:
+            head = ranked[:top_k * OVERLAP_LOOKAHEAD]
+            chunks = snapshot.chunks(head)
+            best = distinct_head(head, chunks, top_k, s.max_passage_overlap)
+        else:
+            best = ranked[:top_k]
+            chunks = snapshot.chunks(best)
         passages = []
         for chunk_id in best:
             chunk = chunks[chunk_id]

@@ -3,7 +3,9 @@
 import pytest
 
 from assistant.evaluate import first_hit_rank, load_questions
-from assistant.retrieval import Retriever, SearchFilter, reciprocal_rank_fusion, zscore_fusion
+from assistant.records import Chunk
+from assistant.retrieval import (Retriever, SearchFilter, distinct_head, overlap_share,
+                                 reciprocal_rank_fusion, zscore_fusion)
 
 from .conftest import QUESTIONS
 
@@ -103,3 +105,26 @@ def test_latent_terms_of_another_recipe_are_not_mixed_and_the_log_says_so(corpus
     assert len(warnings) == 1 and "index --rebuild" in warnings[0]
     assert [p.chunk_id for p in found.passages] == \
         [p.chunk_id for p in unranked.retrieve(live.snapshot(), question, 10).passages]
+
+
+def test_overlapping_chunks_of_one_document_do_not_fill_the_passages():
+    chunks = {
+        1: Chunk("a.txt", 0, "x" * 200, 0, 200),
+        2: Chunk("a.txt", 1, "x" * 200, 80, 280),  # 120 of 200 shared with chunk 1
+        3: Chunk("b.txt", 0, "y" * 200, 80, 280),  # same offsets, another document
+        4: Chunk("a.txt", 2, "x" * 200, 160, 360),  # 40 of 200 shared with chunk 1
+    }
+    assert overlap_share(chunks[1], chunks[2]) == pytest.approx(0.6)
+    assert overlap_share(chunks[1], chunks[3]) == 0.0
+    assert distinct_head([1, 2, 3, 4], chunks, 3, 0.5) == [1, 3, 4]
+    assert distinct_head([1, 2, 3, 4], chunks, 3, 1.0) == [1, 2, 3]
+
+
+def test_retrieved_passages_do_not_repeat_each_other(corpus_assistant):
+    for qid in COVERED:
+        retrieval = corpus_assistant.retrieve(GOLD[qid].question, 5)
+        chunks = corpus_assistant.snapshot().chunks([p.chunk_id for p in retrieval.passages])
+        shown = list(chunks.values())
+        assert len(shown) == 5
+        assert all(overlap_share(a, b) <= corpus_assistant.settings.max_passage_overlap
+                   for i, a in enumerate(shown) for b in shown[i + 1:])
