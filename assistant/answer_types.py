@@ -47,7 +47,8 @@ _QUESTION_KINDS = [
 
 _MONTHS = ("januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|"
            "december|january|february|march|may|june|july|august|october")
-_NUMBER_WORDS = ("två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv|tjugo|trettio|fyrtio|femtio|"
+# with the OCR readings of å (tva, atta)
+_NUMBER_WORDS = ("två|tva|tre|fyra|fem|sex|sju|åtta|atta|nio|tio|elva|tolv|tjugo|trettio|fyrtio|femtio|"
                  "hundra|tusen|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
                  "thirty|forty|fifty|hundred|thousand|dussin|dozen")
 _UNITS = ("%|procent|kr|kronor|miljoner|miljarder|personer|deltagare|stycken|st|timmar|veckor|"

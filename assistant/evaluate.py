@@ -39,6 +39,8 @@ class GoldQuestion:
     keywords: list[list[str]]
     language: str | None = None
     kind: str | None = None  # what the question asks for: person, place, number, date, list, …
+    # unanswerable from the corpus, but a distractor document answers it (checked by reading)
+    distractors_answer: bool = False
 
 
 class QuestionSetError(ValueError):
@@ -58,7 +60,8 @@ def _gold(raw: dict, qid: str, answerable: bool) -> GoldQuestion:
         evidence += [Evidence(a["source"], a["evidence"]) for a in raw.get("also", [])]
     return GoldQuestion(id=qid, question=raw["question"], answerable=answerable,
                         evidence=evidence, keywords=raw.get("keywords") or [],
-                        language=raw.get("language"), kind=raw.get("kind"))
+                        language=raw.get("language"), kind=raw.get("kind"),
+                        distractors_answer=bool(raw.get("distractors_answer", False)))
 
 
 def normalise(text: str) -> str:
@@ -289,7 +292,9 @@ def breakdown(results: list[QuestionResult]) -> list[dict]:
             if q.answerable:
                 groups.setdefault(f"language {q.language or '?'}", []).append(r)
                 groups.setdefault(f"kind {q.kind or '?'}", []).append(r)
-        for group, members in groups.items():
+        order = sorted(groups, key=lambda g: (g != "all", not g.startswith("language"), g))
+        for group in order:
+            members = groups[group]
             answerable = [r for r in members if r.question.answerable]
             unanswerable = [r for r in members if not r.question.answerable]
             n = max(len(answerable), 1)
@@ -616,6 +621,10 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
             corpus_dir, count = prepare_distractor_corpus(corpus_dir, Path(distractors),
                                                           Path(tmp), distractor_limit)
             notes.append(f"{count} distractor documents indexed alongside the corpus")
+            answered = [q.id for q in questions if q.distractors_answer]
+            questions = [q for q in questions if not q.distractors_answer]
+            if answered:
+                notes.append("left out, as a distractor answers them: " + ", ".join(answered))
             if not index_dir and not settings.index_uri:
                 index_dir = Path(tmp) / "index"
         where = {"index_dir": Path(index_dir), "index_uri": ""} if index_dir else {}

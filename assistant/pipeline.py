@@ -18,6 +18,7 @@ from .conversation import Turn, rewrite_followup
 from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_index
+from .latent_terms import LatentVector
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
 from .index_engine import IndexReader, LiveIndex, engine_for
@@ -96,7 +97,7 @@ class Assistant:
         found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query)
         return Retrieval(question, found.passages, query.dense,
                          snapshot.term_idf(terms(question)), found.dense_margin,
-                         language=detect_language(question))
+                         language=detect_language(question), query_latent=query.latent)
 
     def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,
                on_token: Callable[[str], None] | None = None) -> Answer:
@@ -106,7 +107,8 @@ class Assistant:
                 retrieval.dense_margin)
         backend = backend or self.settings.answer_backend
         if backend == "extractive":
-            answer = self.answerer.answer(*args, language=retrieval.language)
+            answer = self.answerer.answer(*args, language=retrieval.language,
+                                          query_latent=retrieval.query_latent)
         else:
             answer = self.llm_answerer(backend).answer(*args, on_token=on_token,
                                                        language=retrieval.language)
@@ -133,6 +135,7 @@ class Retrieval:
     dense_margin: DenseMargin
     language: str = "sv"  # of the answer
     asked: str | None = None  # the question as asked, when `question` is its standalone form
+    query_latent: LatentVector | None = None  # the question's latent terms, where computed
 
 
 MAX_QUESTION_CHARS = 2000

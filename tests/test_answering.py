@@ -95,14 +95,14 @@ def test_dense_margin_in_standard_deviations_keeps_its_scale():
     assert dense_margin([]) == DenseMargin()
 
 
-def test_a_match_standing_far_out_is_answered_even_when_the_cosine_gap_is_small(corpus_assistant):
+def test_the_readers_confidence_decides_whether_to_answer(corpus_assistant):
     retrieval = corpus_assistant.retrieve("Vad gjorde Gladsaxe med jobbpakker?")
+    args = (retrieval.question, retrieval.passages, retrieval.idf, retrieval.query_vector,
+            retrieval.dense_margin)
     answerer = corpus_assistant.answerer
-    args = (retrieval.question, retrieval.passages, {}, retrieval.query_vector)
-    # the words of the question are not counted (no IDF, the threshold out of reach), so only the
-    # dense margin decides
-    strict = answerer.settings.model_copy(update={"min_term_coverage": 1.01})
-    answerer = type(answerer)(answerer.embedder, strict)
-    assert answerer.answer(*args, DenseMargin(gap=0.01, in_sd=3.0)).abstained
-    assert not answerer.answer(*args, DenseMargin(gap=0.01, in_sd=12.0)).abstained
-    assert not answerer.answer(*args, DenseMargin(gap=0.08, in_sd=3.0)).abstained
+    confident = answerer.answer(*args)
+    assert not confident.abstained and "12" in confident.text
+    best = max(c.probability for c in answerer.read(*args, "sv"))
+    assert best >= answerer.model.min_confidence
+    stricter = answerer.settings.model_copy(update={"min_reader_confidence": min(best + 0.01, 1)})
+    assert type(answerer)(answerer.embedder, stricter).answer(*args).abstained

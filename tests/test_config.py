@@ -7,13 +7,13 @@ from assistant.config import ConfigError, load_settings
 
 def test_bad_values_in_config_file_name_the_file_and_each_field(tmp_path, monkeypatch):
     config = tmp_path / "assistant.toml"
-    config.write_text('fusion = "magic"\nmin_dense_margin_sd = -1\n', "utf-8")
+    config.write_text('fusion = "magic"\nmin_reader_confidence = -1\n', "utf-8")
     monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
     with pytest.raises(ConfigError) as err:
         load_settings()
     message = str(err.value)
     assert str(config) in message
-    assert "fusion" in message and "min_dense_margin_sd" in message
+    assert "fusion" in message and "min_reader_confidence" in message
 
 
 def test_overlap_not_below_chunk_size_is_refused(monkeypatch):

@@ -1,0 +1,193 @@
+"""The reader: which sentence of the shown passages answers the question, and how sure it is.
+
+Every sentence of the first passages is described by a few features: how much of the question it
+holds, how close its vector lies to the question's, whether it holds an answer of the kind asked
+for (a name, number, place, date) that the question does not already name, how much it says beyond
+the question's own words, its neighbours, its passage's rank. A logistic model over them, fitted on
+the tune half of the question set by `eval/train_reader.py`, gives each sentence the probability
+that it holds the evidence. The best probability is the reader's confidence: below the model's
+threshold the extractive answer abstains.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .answer_types import AnswerKind, answer_kind, answer_spans
+from .citations import term_support
+from .records import DenseMargin, Passage
+from .text import sentence_spans, terms
+
+MODEL_PATH = Path(__file__).with_name("reader_model.json")
+TITLE_TERM_WEIGHT = 0.3  # words shared with a document's title pick the document, not the sentence
+FEATURES = (
+    "lexical",          # IDF-weighted share of the question's words in the sentence
+    "passage_lexical",  # the same for the whole passage
+    "context",          # the best of the two neighbouring sentences
+    "dense",            # cosine of sentence and question vectors
+    "dense_gap",        # that cosine less the best one among the candidates (<= 0)
+    "english_dense",    # dense_gap for an English question (Swedish text shares few words)
+    "latent",           # latent-term overlap with the question, as a share of the best one's
+    "english_latent",   # the same for an English question (latent terms cross languages)
+    "latent_best",      # the best latent-term overlap among the candidates (/ 20): a weak best
+                        # match means no sentence is about what was asked
+    "typed_answer",     # holds an answer of the asked kind that the question does not name
+    "untyped",          # asks for a kind of answer the sentence does not hold
+    "novelty",          # share of the sentence's words that are not the question's
+    "length",           # log of the number of words
+    "rank",             # the passage's rank, from 0
+    "margin",           # how far the best dense match stands out (standard deviations / 10)
+    "missing_names",    # share of the names the question mentions that its passage lacks
+    "missing_numbers",  # the question holds a number (a year) that its passage lacks
+)
+_NAME = re.compile(r"(?<!^)(?<![.?!:]\s)\b([A-ZÅÄÖ][\w-]+|[A-ZÅÄÖ]{2,})")
+_DIGITS = re.compile(r"\d+")
+_WH_NOUN = re.compile(r"^\s*(vilken|vilket|vilka|which|what)\s+(\S+)", re.IGNORECASE)
+
+
+class ReaderModelError(ValueError):
+    pass
+
+
+def focus_term(question: str) -> str | None:
+    """The noun a which-question asks about ("Vilken ambassadör …" → ambassadör), normalised."""
+    match = _WH_NOUN.match(question)
+    if not match:
+        return None
+    found = terms(match.group(2))
+    return found[0] if found else None
+
+
+def question_names(question: str) -> list[set[str]]:
+    """The names a question mentions (capitalised words not at its start), each as its terms."""
+    found = [set(terms(m.group(1))) for m in _NAME.finditer(question.strip())]
+    return [t for t in found if t]
+
+
+def weighted_coverage(question_terms: list[str], text_terms: set[str],
+                      idf: dict[str, float]) -> float:
+    """IDF-weighted share of the question's terms that a text contains."""
+    unique = list(dict.fromkeys(question_terms))
+    total = sum(idf.get(t, 1.0) for t in unique)
+    if not total:
+        return 0.0
+    got = sum(idf.get(t, 1.0) * term_support([t], text_terms) for t in unique)
+    return got / total
+
+
+@dataclass
+class SentenceCandidate:
+    n: int  # the passage's number in the answer, from 1
+    text: str
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReaderModel:
+    weights: dict[str, float]
+    bias: float
+    min_confidence: float  # abstain when the best sentence's probability is below this
+    also_quote: float  # quote further sentences whose probability is this share of the best's
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "ReaderModel":
+        try:
+            raw = json.loads(Path(path).read_text("utf-8"))
+            model = cls(weights={k: float(raw["weights"][k]) for k in FEATURES},
+                        bias=float(raw["bias"]), min_confidence=float(raw["min_confidence"]),
+                        also_quote=float(raw["also_quote"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ReaderModelError(f"{path}: not a valid reader model ({exc})") from exc
+        if not all(math.isfinite(w) for w in [*model.weights.values(), model.bias]):
+            raise ReaderModelError(f"{path}: not a valid reader model (weights must be finite)")
+        return model
+
+    def score(self, candidates: list[SentenceCandidate]) -> None:
+        if not candidates:
+            return
+        matrix = feature_matrix(candidates)
+        w = np.array([self.weights[k] for k in FEATURES])
+        logits = matrix @ w + self.bias
+        for c, p in zip(candidates, 1.0 / (1.0 + np.exp(-logits))):
+            c.probability = float(p)
+
+
+@lru_cache(maxsize=1)
+def default_model() -> ReaderModel:
+    return ReaderModel.load()
+
+
+def feature_matrix(candidates: list[SentenceCandidate]) -> np.ndarray:
+    return np.array([[c.features[k] for k in FEATURES] for c in candidates], dtype=np.float64)
+
+
+def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, float],
+                        language: str, margin: DenseMargin) -> list[SentenceCandidate]:
+    """Every distinct sentence of `passages` with its features, less the dense ones (which need
+    the sentence vectors: see `add_dense`)."""
+    question_terms = terms(question)
+    asked = set(question_terms)
+    focus = focus_term(question)
+    if focus in idf:  # the asked-about noun matters more than the rest of the question
+        idf = {**idf, focus: 2 * idf[focus]}
+    kind = answer_kind(question)
+    names = question_names(question)
+    numbers = set(_DIGITS.findall(question))
+    seen: set[str] = set()
+    out: list[SentenceCandidate] = []
+    for n, passage in enumerate(passages, start=1):
+        title_terms = set(terms(passage.title))
+        weights = {t: w * (TITLE_TERM_WEIGHT if t in title_terms else 1.0) for t, w in idf.items()}
+        passage_terms = set(terms(passage.text))
+        passage_lexical = weighted_coverage(question_terms, passage_terms, weights)
+        missing_names = (sum(1 for name in names if not name <= passage_terms) / len(names)
+                         if names else 0.0)
+        missing_numbers = float(bool(numbers - set(_DIGITS.findall(passage.text))))
+        sentences = [" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)]
+        words = [terms(s) for s in sentences]
+        lexical = [weighted_coverage(question_terms, set(w), weights) for w in words]
+        for i, sentence in enumerate(sentences):
+            key = sentence.lower()
+            if key in seen or len(words[i]) < 3:
+                continue  # overlapping chunks repeat sentences; headings say too little
+            seen.add(key)
+            unique = set(words[i])
+            typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, sentence))
+            neighbours = [lexical[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)]
+            out.append(SentenceCandidate(n=n, text=sentence, features={
+                "lexical": lexical[i],
+                "passage_lexical": passage_lexical,
+                "context": max(neighbours, default=0.0),
+                "typed_answer": float(typed),
+                "untyped": float(kind is not AnswerKind.OTHER and not typed),
+                "novelty": len(unique - asked) / len(unique),
+                "length": math.log1p(len(words[i])),
+                "rank": float(n - 1),
+                "margin": min(max(margin.in_sd, 0.0), 30.0) / 10,
+                "missing_names": missing_names,
+                "missing_numbers": missing_numbers,
+            }))
+    return out
+
+
+def add_dense(candidates: list[SentenceCandidate], cosines: list[float], latent: list[float],
+              language: str) -> None:
+    """The features that need the sentence vectors: cosines, and latent-term overlaps (all 0
+    where the embedder has no latent terms)."""
+    best = max(cosines, default=0.0)
+    best_latent = max(latent, default=0.0)
+    english = language == "en"
+    for c, cosine, overlap in zip(candidates, cosines, latent):
+        share = overlap / best_latent if best_latent > 0 else 0.0
+        c.features.update(dense=cosine, dense_gap=cosine - best,
+                          english_dense=(cosine - best) if english else 0.0,
+                          latent=share, english_latent=share if english else 0.0,
+                          latent_best=min(best_latent / 20, 2.0))

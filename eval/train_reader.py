@@ -1,0 +1,165 @@
+"""Fit the extractive reader's sentence model on the tune half of the question set.
+
+    python eval/train_reader.py --index index --index DISTRACTOR_INDEX --held-out
+
+(`DISTRACTOR_INDEX` is built once by `python -m assistant eval --distractors
+../shared/corpora/sv-gov-distractors.tar.gz --index DISTRACTOR_INDEX`.)
+
+For every tune-half question the passages are retrieved as the assistant retrieves them, and
+every sentence the reader would read becomes one example: positive when it holds the question's
+evidence quote (or lies inside it); with `--held-out` each answerable question is asked again
+with its own documents left out of the search, a near miss whose sentences are all negative (the
+unanswerable questions the threshold must refuse look like that). A logistic regression over the
+reader's features (`assistant.reader.FEATURES`, scikit-learn, L2, balanced classes) gives the
+weights. Then, still on the tune half only, the abstention threshold is set: the highest
+confidence that refuses at most `--max-refused` of the answerable questions, so that as many
+unanswerable ones as possible are refused; and the share of the best sentence's probability above
+which further sentences are quoted. The test half is not read. The figures on both halves come
+from `assistant eval`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.config import Settings  # noqa: E402
+from assistant.evaluate import half, keywords_met, load_questions, normalise  # noqa: E402
+from assistant.pipeline import Assistant  # noqa: E402
+from assistant.reader import FEATURES, ReaderModel, feature_matrix  # noqa: E402
+from assistant.retrieval import SearchFilter  # noqa: E402
+
+
+def holds(sentence: str, source: str, question) -> bool:
+    text = normalise(sentence)
+    for ev in question.evidence:
+        quote = normalise(ev.quote)
+        if source == ev.source and (quote in text or (len(text) > 20 and text in quote)):
+            return True
+    return False
+
+
+def collect(assistant: Assistant, questions, held_out: bool = False) -> list[dict]:
+    """Per question: its candidates (features, label) and whether it is answerable. With
+    `held_out`, each answerable question is asked once more with its evidence documents left out
+    of the search: a near miss that the documents no longer answer (all its sentences negative)."""
+    out = []
+    every = set(assistant.snapshot().documents)
+    if any(source.startswith("distractors/") for source in every):
+        questions = [q for q in questions if not q.distractors_answer]
+    asked = [(q, None) for q in questions]
+    if held_out:
+        asked += [(q, SearchFilter(sources=frozenset(every - {e.source for e in q.evidence})))
+                  for q in questions if q.answerable]
+    for q, search_filter in asked:
+        retrieval = assistant.retrieve(q.question, search_filter=search_filter)
+        answerable = q.answerable and search_filter is None
+        sources = {p.text: p.source for p in retrieval.passages}
+        candidates = assistant.answerer.read(q.question, retrieval.passages, retrieval.idf,
+                                             retrieval.query_vector, retrieval.dense_margin,
+                                             retrieval.language, retrieval.query_latent)
+        labels = []
+        for c in candidates:
+            passage = retrieval.passages[c.n - 1]
+            labels.append(answerable and holds(c.text, sources[passage.text], q))
+        out.append({"question": q, "answerable": answerable, "candidates": candidates,
+                    "labels": labels})
+    return out
+
+
+def choose_threshold(best: list[tuple[float, bool]], max_refused: float) -> float:
+    """The highest threshold that refuses at most `max_refused` of the answerable questions."""
+    answerable = sorted(p for p, ok in best if ok)
+    allowed = int(max_refused * len(answerable))
+    # refusing the `allowed` least confident answerable questions and no more
+    ceiling = answerable[allowed] if allowed < len(answerable) else 1.0
+    unanswerable = sorted(p for p, ok in best if not ok)
+    below = [p for p in unanswerable if p < ceiling]
+    # midway between the most confident refused unanswerable question and the ceiling
+    return (max(below) + ceiling) / 2 if below else ceiling / 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "questions.jsonl")
+    parser.add_argument("--index", action="append",
+                        help="index folder or URI holding the bundled corpus (default: index); "
+                             "repeat it to learn from several, e.g. one with distractors too")
+    parser.add_argument("--out", type=Path, default=ROOT / "assistant" / "reader_model.json")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength")
+    parser.add_argument("--held-out", action="store_true",
+                        help="also learn from the tune questions asked without their documents")
+    parser.add_argument("--max-refused", type=float, default=0.03,
+                        help="share of answerable tune questions the threshold may refuse")
+    args = parser.parse_args()
+
+    tune = [q for q in load_questions(args.questions) if half(q.id) == "tune"]
+    data, embedder = [], None
+    for index in args.index or [str(ROOT / "index")]:
+        where = ({"index_uri": index} if "://" in index or index.startswith("milvus")
+                 else {"index_dir": Path(index)})
+        assistant = Assistant(Settings(**where), embedder=embedder)
+        embedder = assistant.embedder
+        data += collect(assistant, tune, args.held_out)
+    rows = [(c, label) for d in data for c, label in zip(d["candidates"], d["labels"])]
+    x = feature_matrix([c for c, _ in rows])
+    y = np.array([label for _, label in rows], dtype=int)
+    fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000).fit(x, y)
+    weights = dict(zip(FEATURES, (float(w) for w in fit.coef_[0])))
+    model = ReaderModel(weights=weights, bias=float(fit.intercept_[0]), min_confidence=0.0,
+                        also_quote=1.0)
+
+    best, quote_choices = [], {}
+    for d in data:
+        model.score(d["candidates"])
+        top = max((c.probability for c in d["candidates"]), default=0.0)
+        best.append((top, d["answerable"]))
+    threshold = choose_threshold(best, args.max_refused)
+    for share in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
+        right = 0
+        for d in data:
+            q, candidates = d["question"], d["candidates"]
+            if not d["answerable"] or not candidates:
+                continue
+            ranked = sorted(zip(candidates, d["labels"]), key=lambda t: -t[0].probability)
+            if ranked[0][0].probability < threshold:
+                continue
+            chosen = [t for t in ranked[:assistant.settings.max_answer_sentences]
+                      if t[0].probability >= share * ranked[0][0].probability]
+            text = " ".join(c.text for c, _ in chosen)
+            right += any(label for _, label in chosen) + keywords_met(text, q.keywords)
+        quote_choices[share] = right
+    # the largest share among the best (fewest sentences for the same figure)
+    top_right = max(quote_choices.values())
+    also_quote = max(s for s, r in quote_choices.items() if r == top_right)
+    payload = {
+        "features": list(FEATURES), "weights": weights, "bias": float(fit.intercept_[0]),
+        "min_confidence": round(threshold, 6), "also_quote": also_quote,
+        "trained_on": {"questions": str(args.questions.relative_to(ROOT)
+                                        if args.questions.is_relative_to(ROOT) else args.questions),
+                       "half": "tune", "indexes": len(args.index or [1]),
+                       "questions_used": len(data), "sentences": len(rows),
+                       "positives": int(y.sum()), "c": args.c, "max_refused": args.max_refused,
+                       "held_out": args.held_out},
+    }
+    args.out.write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
+    refused_answerable = sum(1 for p, ok in best if ok and p < threshold)
+    refused_unanswerable = sum(1 for p, ok in best if not ok and p < threshold)
+    print(f"{len(data)} tune questions, {len(rows)} sentences ({int(y.sum())} holding evidence)")
+    print("weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in weights.items()))
+    print(f"min_confidence {threshold:.4f}: refuses {refused_unanswerable} of "
+          f"{sum(1 for _, ok in best if not ok)} unanswerable, {refused_answerable} of "
+          f"{sum(1 for _, ok in best if ok)} answerable; also_quote {also_quote}")
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

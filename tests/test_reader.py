@@ -1,0 +1,57 @@
+"""The extractive reader: its features, its model file, and the sentence it picks."""
+
+import json
+
+import pytest
+
+from assistant.reader import (FEATURES, MODEL_PATH, ReaderModel, ReaderModelError,
+                              sentence_candidates)
+from assistant.records import DenseMargin, Passage
+
+
+def passage(text, n=0):
+    return Passage(chunk_id=n, source="a.txt", title="Vänortsmöte", text=text, page=None,
+                   section=None, score=1.0)
+
+
+def test_a_sentence_with_the_asked_kind_of_answer_is_marked_as_such():
+    text = ("Vänortsmötet i Solna hölls i april. Arion Chryssafis hälsade deltagarna välkomna "
+            "till Solna. Därefter gavs information om staden.")
+    found = sentence_candidates("Vem hälsade deltagarna välkomna till Solna?", [passage(text)],
+                                {}, "sv", DenseMargin())
+    by_text = {c.text: c.features for c in found}
+    welcome = by_text["Arion Chryssafis hälsade deltagarna välkomna till Solna."]
+    assert welcome["typed_answer"] == 1.0 and welcome["untyped"] == 0.0
+    # names Solna, as the question does, but no one who welcomed
+    assert by_text["Vänortsmötet i Solna hölls i april."]["typed_answer"] == 0.0
+    assert welcome["lexical"] > by_text["Därefter gavs information om staden."]["lexical"]
+
+
+def test_repeated_sentences_of_overlapping_passages_are_read_once():
+    text = ("Inom Jobbcenter arbetar man med 12 stycken jobbpakker. "
+            "Man får ett kompetenskort vid genomfört pakke.")
+    found = sentence_candidates("Vad gjorde Gladsaxe med jobbpakker?",
+                                [passage(text, 0), passage(text, 1)], {}, "sv", DenseMargin())
+    assert [c.n for c in found] == [1, 1]
+
+
+def test_the_shipped_model_names_every_feature_and_a_threshold():
+    model = ReaderModel.load(MODEL_PATH)
+    assert set(model.weights) == set(FEATURES)
+    assert 0 < model.min_confidence < 1 and 0 < model.also_quote <= 1
+    trained = json.loads(MODEL_PATH.read_text("utf-8"))["trained_on"]
+    assert trained["half"] == "tune"
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("not json", "not a valid reader model"),
+    ('{"weights": {}, "bias": 0, "min_confidence": 0.5, "also_quote": 0.5}', "lexical"),
+    (json.dumps({"weights": {k: "NaN" for k in FEATURES}, "bias": 0, "min_confidence": 0.5,
+                 "also_quote": 0.5}), "finite"),
+])
+def test_a_broken_model_file_is_named_with_its_problem(tmp_path, content, problem):
+    path = tmp_path / "reader_model.json"
+    path.write_text(content, "utf-8")
+    with pytest.raises(ReaderModelError) as caught:
+        ReaderModel.load(path)
+    assert str(path) in str(caught.value) and problem in str(caught.value)
