@@ -25,6 +25,7 @@ ABSTAIN = {
 # sentence vectors kept for later questions (the same passages come back often)
 SENTENCE_CACHE = 20_000
 QUESTION_CACHE = 1_000
+EMBEDDED_WORDS = 48  # of a sentence, for its vectors
 
 
 class ExtractiveAnswerer:
@@ -103,10 +104,13 @@ class ExtractiveAnswerer:
             found = {s: self._sentence_vectors[s] for s in sentences if s in self._sentence_vectors}
         missing = [s for s in dict.fromkeys(sentences) if s not in found]
         if missing:
+            # a run-on "sentence" (a table row, OCR text without full stops) costs the model
+            # more than all the others together; its opening words say what it is about
+            heads = [" ".join(s.split()[:EMBEDDED_WORDS]) for s in missing]
             if self.embedder.latent_id:
-                dense, latent = self.embedder.embed_with_latent(missing, is_query=False)
+                dense, latent = self.embedder.embed_with_latent(heads, is_query=False)
             else:
-                dense, latent = self.embedder.embed_passages(missing), [None] * len(missing)
+                dense, latent = self.embedder.embed_passages(heads), [None] * len(missing)
             found.update(zip(missing, zip(dense, latent)))
             with self._cache_lock:
                 self._sentence_vectors.update((s, found[s]) for s in missing)
