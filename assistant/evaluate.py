@@ -294,20 +294,13 @@ def breakdown(results: list[QuestionResult]) -> list[dict]:
                 groups.setdefault(f"kind {q.kind or '?'}", []).append(r)
         order = sorted(groups, key=lambda g: (g != "all", not g.startswith("language"), g))
         for group in order:
-            members = groups[group]
-            answerable = [r for r in members if r.question.answerable]
-            unanswerable = [r for r in members if not r.question.answerable]
-            n = max(len(answerable), 1)
+            m = metrics(groups[group])
             rows.append({
-                "half": name, "group": group, "answerable": len(answerable),
-                "hit_at_5": sum(1 for r in answerable if r.hit_rank and r.hit_rank <= 5) / n,
-                "mrr_at_10": sum(1 / r.hit_rank for r in answerable
-                                 if r.hit_rank and r.hit_rank <= 10) / n,
-                "citation_hit": sum(r.cites_evidence for r in answerable) / n,
-                "keyword_accuracy": sum(r.keywords_ok for r in answerable) / n,
-                "refused_answerable": sum(r.answer.abstained for r in answerable),
-                "unanswerable": len(unanswerable),
-                "refused_unanswerable": sum(r.answer.abstained for r in unanswerable),
+                "half": name, "group": group, "answerable": m["answerable"],
+                **{k: m[k] for k in ("hit_at_5", "mrr_at_10", "citation_hit", "keyword_accuracy")},
+                "refused_answerable": m["wrong_abstentions"],
+                "unanswerable": m["unanswerable"],
+                "refused_unanswerable": m["abstained_unanswerable"],
             })
     return rows
 
