@@ -13,7 +13,7 @@
 5. vector and BM25 search alone on a synthetic 100k-chunk index.
 
 Figures go to the console (a table) and to --out as JSON. --limit / --scale-limit take evenly
-spread subsets for a quicker run. The full run takes about an hour on two cores.
+spread subsets for a quicker run.
 """
 
 from __future__ import annotations

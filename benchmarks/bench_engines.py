@@ -200,7 +200,8 @@ def main() -> None:
                         help="copies of the distractors for the ~100k-chunk figures (0: skip)")
     parser.add_argument("--ray-docs", type=int, default=100,
                         help="distractor documents embedded for the Ray figures (0: skip)")
-    parser.add_argument("--engines", default="embedded,milvus-lite")
+    parser.add_argument("--engines", default="embedded,milvus-lite",
+                        help="comma-separated; empty for the Ray figures alone")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "engines.json")
     args = parser.parse_args()
 
@@ -222,7 +223,7 @@ def main() -> None:
         results["distractor_documents"] = count
         locations = {"embedded": str(workdir / "{n}-index"),
                      "milvus-lite": f"milvus-lite:{workdir}/{{n}}.db"}
-        for name in args.engines.split(","):
+        for name in filter(None, args.engines.split(",")):  # "" measures Ray alone
             results[name] = engine_run(name, locations[name], embedder, corpus,
                                        distractor_corpus, scale, questions, workdir)
         if isinstance(embedder, CachedEmbedder):
