@@ -22,13 +22,15 @@ def test_gladsaxe_jobbpakker_in_swedish(corpus_assistant):
     assert answer.language == "sv"
 
 
-def test_english_question_cites_the_same_passage(corpus_assistant):
+def test_english_question_cites_the_same_evidence(corpus_assistant):
     sv = corpus_assistant.ask("Vad gjorde Gladsaxe med jobbpakker?")
     en = corpus_assistant.ask("What did Gladsaxe do with jobbpakker?")
     assert en.language == "en" and not en.abstained
-    sv_ids = {c.passage.chunk_id for c in sv.citations if "jobbpakker" in c.passage.text}
-    en_ids = {c.passage.chunk_id for c in en.citations if "jobbpakker" in c.passage.text}
-    assert sv_ids & en_ids
+    # neighbouring chunks overlap, so the same sentence may be quoted from either of two
+    sv_quotes = {c.sentence for c in sv.citations if "jobbpakker" in c.sentence and c.supported}
+    en_quotes = {c.sentence for c in en.citations if "jobbpakker" in c.sentence and c.supported}
+    assert sv_quotes & en_quotes
+    assert {c.passage.source for c in en.citations if c.sentence in sv_quotes} == {GLADSAXE}
 
 
 def test_ocr_damaged_documents_answer_correctly_spelled_questions(corpus_assistant):

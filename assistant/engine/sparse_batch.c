@@ -46,8 +46,8 @@ static int strongest(const float *row, int N, int k, float *hv, int32_t *hidx) {
 }
 
 /* The sparse head over the own tokens of many texts: one matmul for a group of texts (the
- * weights are expanded and read once per group, not once per text), then each text's top-k per
- * token and max-pool in parallel over texts. Equals project_sae text by text. */
+ * weights packed once for all the groups, and read once per group, not once per text), then each
+ * text's top-k per token and max-pool in parallel over texts. Equals project_sae text by text. */
 static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const int *rows,
                           const int *textidx, int nseg, float *out_pooled) {
     int H = m->H, N = m->sae_N, k = m->sae_k, nbmax = H / QK;
