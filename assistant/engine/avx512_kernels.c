@@ -20,6 +20,8 @@ static void matmul_q4q8_shipped(const block_q4_0 *W, const float *bias,
                                 const int8_t *aq, const float *ad, const int32_t *as,
                                 float *Y, int L, int nout, int nin);
 
+#include <pthread.h>
+
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #define FAST_KERNELS 1
 #define ROWS 16           /* output rows per vector */
@@ -108,6 +110,8 @@ static void free_q4(packed_q4 *P) {
     free(P->wq); free(P->dw); free(P);
 }
 
+static const packed_q4 *packed_for(const block_q4_0 *W, int nout, int nin);
+
 /* Y[L,nout] = X W^T + bias for activations X already quantised (aq, ad, as). */
 static void matmul_packed(const packed_q4 *P, const float *bias, const int8_t *aq,
                           const float *ad, const int32_t *as, float *Y, int L) {
@@ -134,9 +138,7 @@ static void matmul_packed(const packed_q4 *P, const float *bias, const int8_t *a
 static void matmul_q4q8(const block_q4_0 *W, const float *bias,
                         const int8_t *aq, const float *ad, const int32_t *as,
                         float *Y, int L, int nout, int nin) {
-    packed_q4 *P = pack_q4(W, nout, nin);
-    matmul_packed(P, bias, aq, ad, as, Y, L);
-    free_q4(P);
+    matmul_packed(packed_for(W, nout, nin), bias, aq, ad, as, Y, L);
 }
 
 /* Per token, per 32-value block: int8 values, the block's scale and the sum of its values,
@@ -294,6 +296,45 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
     matmul_q4q8_shipped(W, bias, aq, ad, as, Y, L, nout, nin);
 }
 #endif
+
+/* Each weight matrix is packed the first time it is used and kept until its model is freed
+ * (e5_free calls forget_packed for each of its matrices): a question's forward pass then packs
+ * nothing, and no call allocates and frees the model's size in packed weights. */
+typedef struct packed_entry { const block_q4_0 *W; packed_q4 *P; struct packed_entry *next; } packed_entry;
+static packed_entry *packed_cache = NULL;
+static pthread_mutex_t packed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const packed_q4 *packed_for(const block_q4_0 *W, int nout, int nin) {
+    pthread_mutex_lock(&packed_lock);
+    packed_entry *e = packed_cache;
+    while (e && !(e->W == W && e->P->nout == nout && e->P->nin == nin)) e = e->next;
+    if (!e) {
+        e = (packed_entry *)malloc(sizeof(packed_entry));
+        e->W = W; e->P = pack_q4(W, nout, nin); e->next = packed_cache;
+        packed_cache = e;
+    }
+    pthread_mutex_unlock(&packed_lock);
+    return e->P;
+}
+
+static void forget_packed(const block_q4_0 *W) {
+    pthread_mutex_lock(&packed_lock);
+    for (packed_entry **at = &packed_cache; *at; ) {
+        packed_entry *e = *at;
+        if (e->W == W) { *at = e->next; free_q4(e->P); free(e); }
+        else at = &e->next;
+    }
+    pthread_mutex_unlock(&packed_lock);
+}
+
+/* How many packed weight matrices are kept (for the tests). */
+int e5_packed_matrices(void) {
+    int n = 0;
+    pthread_mutex_lock(&packed_lock);
+    for (packed_entry *e = packed_cache; e; e = e->next) n++;
+    pthread_mutex_unlock(&packed_lock);
+    return n;
+}
 
 /* Which of these kernels the engine was built with (1: the AVX-512 ones). */
 int e5_fast_kernels(void) { return FAST_KERNELS; }

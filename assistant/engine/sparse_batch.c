@@ -46,13 +46,13 @@ static int strongest(const float *row, int N, int k, float *hv, int32_t *hidx) {
 }
 
 /* The sparse head over the own tokens of many texts: one matmul for a group of texts (the
- * weights packed once for all the groups, and read once per group, not once per text), then each
+ * weights packed once for the model, and read once per group, not once per text), then each
  * text's top-k per token and max-pool in parallel over texts. Equals project_sae text by text. */
 static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const int *rows,
                           const int *textidx, int nseg, float *out_pooled) {
     int H = m->H, N = m->sae_N, k = m->sae_k, nbmax = H / QK;
     if (k > 512) k = 512;
-    packed_q4 *sae = pack_q4(m->sae_W, N, H);  /* once for all the groups */
+    const packed_q4 *sae = packed_for(m->sae_W, N, H);
     for (int g0 = 0; g0 < nseg; ) {
         int g1 = g0, L = 0;
         while (g1 < nseg && (g1 == g0 || L + rows[g1] <= 256)) { L += rows[g1]; g1++; }
@@ -86,7 +86,6 @@ static void pool_sae_rows(e5_model *m, const float *hid, const int *row0, const 
         free(off); free(x);
         g0 = g1;
     }
-    free_q4(sae);
 }
 
 /* The shipped path for a text longer than one window: every nonzero of e5_embed_sparse kept. */
@@ -218,4 +217,14 @@ int e5_embed_both_batch(e5_model *m, const char **texts, int n, int is_query,
     for (int i = 0; i < n; i++) free(content[i]);
     free(content); free(clen); free(own);
     return 0;
+}
+
+/* Called by e5_free: the packed copies of the model's weight matrices go with it. */
+static void forget_packed_model(e5_model *m) {
+    for (int l = 0; l < m->NL; l++) {
+        layer_t *ly = &m->layers[l];
+        forget_packed(ly->qw); forget_packed(ly->kw); forget_packed(ly->vw);
+        forget_packed(ly->aow); forget_packed(ly->fiw); forget_packed(ly->fow);
+    }
+    if (m->has_sae) forget_packed(m->sae_W);
 }
