@@ -6,7 +6,8 @@ compiler is available we build it once with `-march=native`, with these changes 
   (16 output rows per vector, `vpdpbusd` on 512 bits), the attention and the int8 quantisation of
   activations; on CPUs with AVX-VNNI alone, the int8 dot products of the shipped kernel done by
   one VNNI instruction instead of `maddubs` + `madd`. The integer products are identical; only
-  float rounding order changes (cosine >= 0.9999 to the shipped engine's vectors);
+  float rounding order changes (cosine >= 0.9999 to the shipped engine's vectors). The weights,
+  packed into the kernels' layout on first use, are kept per model and freed by `e5_free`;
 - `engine/sparse_batch.c` appended: the sparse head's latent terms for many texts per forward
   pass, and the dense vector and latent terms of a text from one pass.
 The build is cached per patched source, CPU and flags; any failure falls back to the shipped

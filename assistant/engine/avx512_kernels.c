@@ -14,7 +14,10 @@
  * rows meet 32 keys per step with the keys transposed (16 keys a vector), and the weighted sum of
  * values runs 4 rows at once: the same arithmetic, in vector registers.
  *
- * quantize_acts_fast: the shipped per-block int8 quantisation, 32 values per two vectors. */
+ * quantize_acts_fast: the shipped per-block int8 quantisation, 32 values per two vectors.
+ *
+ * packed_for: each weight matrix in the kernel's layout, made on first use and kept until its
+ * model is freed (e5_free calls forget_packed_model, in sparse_batch.c). */
 
 static void matmul_q4q8_shipped(const block_q4_0 *W, const float *bias,
                                 const int8_t *aq, const float *ad, const int32_t *as,
