@@ -93,6 +93,28 @@ def latent_rerank(
     return rescored
 
 
+def document_prior(scores: dict[int, float], source_of: dict[int, str],
+                   weight: float) -> dict[int, float]:
+    """Re-score candidates as z(score) + weight × z(their document's score), the document's score
+    being the log of the summed exp(z(score)) of its candidates.
+
+    A document with several good candidates is about what was asked (the municipality's own
+    report); a single chunk of a long statute that shares the question's words is not lifted."""
+    if len(scores) < 2:
+        return dict(scores)
+    ids = list(scores)
+    values = np.array([scores[i] for i in ids], dtype=np.float64)
+    spread = values.std()
+    z = (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+    mass: dict[str, float] = {}
+    for i, value in zip(ids, z):
+        mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(value))
+    document = np.log([mass[source_of[i]] for i in ids])
+    spread = document.std()
+    document_z = (document - document.mean()) / spread if spread > 0 else np.zeros_like(document)
+    return {i: float(a + weight * b) for i, a, b in zip(ids, z, document_z)}
+
+
 @dataclass
 class SearchResult:
     passages: list[Passage]
@@ -178,15 +200,24 @@ class Retriever:
             fused = latent_rerank(fused, snapshot.latent_terms, query.latent,
                                   s.rerank_candidates, s.latent_weight)
         ranked = sorted(fused, key=lambda i: (-fused[i], i))
+        # the document prior re-orders a longer head than is shown, so that a passage of the
+        # document the question is about can come up from below the first top_k
+        wanted = max(top_k, s.document_prior_candidates if s.document_prior_weight > 0 else 0)
         if s.max_passage_overlap < 1.0:
-            head = ranked[:top_k * OVERLAP_LOOKAHEAD]
+            head = ranked[:wanted * OVERLAP_LOOKAHEAD]
             chunks = snapshot.chunks(head)
-            best = distinct_head(head, chunks, top_k, s.max_passage_overlap)
+            best = distinct_head(head, chunks, wanted, s.max_passage_overlap)
         else:
-            best = ranked[:top_k]
+            best = ranked[:wanted]
             chunks = snapshot.chunks(best)
+        if s.document_prior_weight > 0:
+            rescored = document_prior({i: fused[i] for i in best},
+                                      {i: chunks[i].source for i in best},
+                                      s.document_prior_weight)
+            best = sorted(best, key=lambda i: (-rescored[i], i))
+            fused = {**fused, **rescored}  # a passage's score is the one it was ranked by
         passages = []
-        for chunk_id in best:
+        for chunk_id in best[:top_k]:
             chunk = chunks[chunk_id]
             doc = snapshot.documents[chunk.source]
             passages.append(Passage(

@@ -4,8 +4,8 @@ import pytest
 
 from assistant.evaluate import first_hit_rank, load_questions
 from assistant.records import Chunk
-from assistant.retrieval import (Retriever, SearchFilter, distinct_head, overlap_share,
-                                 reciprocal_rank_fusion, zscore_fusion)
+from assistant.retrieval import (Retriever, SearchFilter, distinct_head, document_prior,
+                                 overlap_share, reciprocal_rank_fusion, zscore_fusion)
 
 from .conftest import QUESTIONS
 
@@ -128,3 +128,22 @@ def test_retrieved_passages_do_not_repeat_each_other(corpus_assistant):
         assert len(shown) == 5
         assert all(overlap_share(a, b) <= corpus_assistant.settings.max_passage_overlap
                    for i, a in enumerate(shown) for b in shown[i + 1:])
+
+
+def test_document_prior_lifts_a_passage_of_the_document_with_several_good_ones():
+    # chunk 4 of the report is just below a lone statute chunk; its document holds two more
+    # good candidates, the statute none
+    scores = {1: 3.0, 2: 2.0, 3: 1.9, 4: 2.05, 5: 0.1, 6: 0.0}
+    source = {1: "report", 2: "statute", 3: "report", 4: "report", 5: "other", 6: "another"}
+    rescored = document_prior(scores, source, weight=0.7)
+    assert rescored[4] > rescored[2] and rescored[3] > rescored[2]
+    assert max(rescored, key=rescored.get) == 1
+    assert document_prior(scores, source, weight=0.0)[2] > document_prior(scores, source, 0.0)[3]
+    assert document_prior({9: 1.0}, {9: "x"}, 0.7) == {9: 1.0}  # nothing to compare
+
+
+def test_document_prior_ranks_by_the_scores_it_reports(corpus_assistant):
+    found = corpus_assistant.retriever.retrieve(
+        corpus_assistant.snapshot(), "How many people came to Solna in 2007?", 5)
+    assert len(found.passages) == 5
+    assert all(a.score >= b.score for a, b in zip(found.passages, found.passages[1:]))
