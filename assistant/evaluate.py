@@ -12,7 +12,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from .citations import CitationQuality, citation_quality
 from .config import Settings
@@ -550,6 +550,9 @@ class EvaluationRun:
     followups: list[FollowupResult] = field(default_factory=list)
 
 
+DISTRACTOR_FOLDER = "distractors"
+
+
 def prepare_distractor_corpus(corpus_dir: Path, distractors: Path, workdir: Path,
                               limit: int | None = None) -> tuple[Path, int]:
     """A corpus folder holding the corpus and, under `distractors/`, the distractor documents.
@@ -567,8 +570,13 @@ def prepare_distractor_corpus(corpus_dir: Path, distractors: Path, workdir: Path
     catalog = corpus_dir / "catalog.toml"
     if catalog.is_file():
         shutil.copy2(catalog, combined / "catalog.toml")
-    count = copy_documents(distractors, combined / "distractors", workdir, limit)
+    count = copy_documents(distractors, combined / DISTRACTOR_FOLDER, workdir, limit)
     return combined, count
+
+
+def holds_distractors(sources: Iterable[str]) -> bool:
+    """Whether an index holds documents that `prepare_distractor_corpus` added."""
+    return any(source.startswith(f"{DISTRACTOR_FOLDER}/") for source in sources)
 
 
 def copy_documents(documents: Path, target: Path, workdir: Path, limit: int | None = None) -> int:
@@ -627,6 +635,13 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
         if distractors is not None or not assistant.store.exists():
             report = assistant.index(show_progress=sys.stderr.isatty())
             notes.append(f"index: {report.summary()}")
+        elif holds_distractors(assistant.snapshot().documents):
+            # an index built with the distractors earlier: their answers count as answers
+            answered = [q.id for q in questions if q.distractors_answer]
+            questions = [q for q in questions if not q.distractors_answer]
+            if answered:
+                notes.append("left out, as the index holds distractors and one answers them: "
+                             + ", ".join(answered))
         index_seconds = time.perf_counter() - started
         backend = settings.answer_backend
         top_k = top_k or settings.top_k

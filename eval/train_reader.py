@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.evaluate import half, keywords_met, load_questions, normalise  # noqa: E402
+from assistant.evaluate import (half, holds_distractors, keywords_met, load_questions,  # noqa: E402
+                                normalise)
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.reader import FEATURES, ReaderModel, feature_matrix  # noqa: E402
 from assistant.retrieval import SearchFilter  # noqa: E402
@@ -53,7 +54,7 @@ def collect(assistant: Assistant, questions, held_out: bool = False) -> list[dic
     of the search: a near miss that the documents no longer answer (all its sentences negative)."""
     out = []
     every = set(assistant.snapshot().documents)
-    if any(source.startswith("distractors/") for source in every):
+    if holds_distractors(every):
         questions = [q for q in questions if not q.distractors_answer]
     asked = [(q, None) for q in questions]
     if held_out:

@@ -109,3 +109,35 @@ def test_breakdown_reports_each_half_by_language_and_kind():
     assert sum(r["refused_unanswerable"] for r in rows if r["group"] == "all") == 1
     table = breakdown_table(rows)
     assert "kind number" in table and "language sv" in table
+
+
+def test_questions_a_distractor_answers_are_left_out_of_an_index_built_with_distractors(
+        small_corpus, tmp_path):
+    from assistant.config import Settings
+    from assistant.evaluate import evaluate
+
+    distractors = tmp_path / "more"
+    distractors.mkdir()
+    (distractors / "busskort.txt").write_text(
+        "Busskort i Göteborg\n\nEtt månadskort för buss i Göteborg kostar 865 kronor.\n", "utf-8")
+    source = sorted(p.name for p in small_corpus.glob("*.txt"))[0]
+    quote = " ".join((small_corpus / source).read_text("utf-8").split()[20:28])
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"id": "a", "question": f"Vad står det om {quote}?", "language": "sv",
+         "answerable": True, "source": source, "evidence": quote, "kind": "other",
+         "keywords": [[quote.split()[0]]]},
+        {"id": "u", "question": "Vad kostar ett månadskort för buss i Göteborg?", "language": "sv",
+         "answerable": False, "distractors_answer": True},
+    ]) + "\n", "utf-8")
+    index = tmp_path / "index"
+    settings = Settings(corpus_dir=small_corpus, index_dir=index)
+    built = evaluate(settings, questions, small_corpus, distractors=distractors, index_dir=index)
+    assert [r.question.id for r in built.results] == ["a"]
+    # the same index again, without naming the distractors: the question is still left out
+    again = evaluate(settings, questions, small_corpus, index_dir=index)
+    assert [r.question.id for r in again.results] == ["a"]
+    assert any("left out" in note and "u" in note for note in again.notes)
+    # an index of the corpus alone counts it as a question nothing answers
+    alone = evaluate(settings, questions, small_corpus, index_dir=tmp_path / "plain")
+    assert sorted(r.question.id for r in alone.results) == ["a", "u"]
