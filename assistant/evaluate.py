@@ -622,10 +622,6 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
             corpus_dir, count = prepare_distractor_corpus(corpus_dir, Path(distractors),
                                                           Path(tmp), distractor_limit)
             notes.append(f"{count} distractor documents indexed alongside the corpus")
-            answered = [q.id for q in questions if q.distractors_answer]
-            questions = [q for q in questions if not q.distractors_answer]
-            if answered:
-                notes.append("left out, as a distractor answers them: " + ", ".join(answered))
             if not index_dir and not settings.index_uri:
                 index_dir = Path(tmp) / "index"
         where = {"index_dir": Path(index_dir), "index_uri": ""} if index_dir else {}
@@ -635,13 +631,12 @@ def evaluate(settings: Settings, questions_path: Path, corpus_dir: Path | None =
         if distractors is not None or not assistant.store.exists():
             report = assistant.index(show_progress=sys.stderr.isatty())
             notes.append(f"index: {report.summary()}")
-        elif holds_distractors(assistant.snapshot().documents):
-            # an index built with the distractors earlier: their answers count as answers
+        if holds_distractors(assistant.snapshot().documents):
+            # built now or earlier with the distractors: what one of them answers is answerable
             answered = [q.id for q in questions if q.distractors_answer]
             questions = [q for q in questions if not q.distractors_answer]
             if answered:
-                notes.append("left out, as the index holds distractors and one answers them: "
-                             + ", ".join(answered))
+                notes.append("left out, as a distractor answers them: " + ", ".join(answered))
         index_seconds = time.perf_counter() - started
         backend = settings.answer_backend
         top_k = top_k or settings.top_k

@@ -102,17 +102,12 @@ def document_prior(scores: dict[int, float], source_of: dict[int, str],
     report); a single chunk of a long statute that shares the question's words is not lifted."""
     if len(scores) < 2:
         return dict(scores)
-    ids = list(scores)
-    values = np.array([scores[i] for i in ids], dtype=np.float64)
-    spread = values.std()
-    z = (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+    standard = zscore_fusion([(scores, 1.0)])
     mass: dict[str, float] = {}
-    for i, value in zip(ids, z):
-        mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(value))
-    document = np.log([mass[source_of[i]] for i in ids])
-    spread = document.std()
-    document_z = (document - document.mean()) / spread if spread > 0 else np.zeros_like(document)
-    return {i: float(a + weight * b) for i, a, b in zip(ids, z, document_z)}
+    for i, z in standard.items():
+        mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(z))
+    document = {i: float(np.log(mass[source_of[i]])) for i in scores}
+    return zscore_fusion([(standard, 1.0), (document, weight)])
 
 
 @dataclass
