@@ -75,10 +75,10 @@ class ExtractiveAnswerer:
         shown = passages[: self.settings.reader_passages]
         candidates = sentence_candidates(question, shown, idf, language, dense_margin)
         if candidates:
-            vectors = self._vectors_of([c.text for c in candidates])
+            vectors = self._vectors_of([c.read_as for c in candidates])
             asked = query_latent or self._question_latent(question)
-            add_dense(candidates, [float(vectors[c.text][0] @ query_vector) for c in candidates],
-                      [vectors[c.text][1].dot(asked) if asked else 0.0 for c in candidates],
+            add_dense(candidates, [float(vectors[c.read_as][0] @ query_vector) for c in candidates],
+                      [vectors[c.read_as][1].dot(asked) if asked else 0.0 for c in candidates],
                       language)
             self.model.score(candidates)
         return candidates

@@ -81,16 +81,19 @@ class Manifest:
     documents: int = 0
     chunks: int = 0
     latent_terms: str = ""  # id of the sparse head whose vectors are stored; "" for none
+    text_repair: str = ""  # id of the OCR repair applied to chunk texts before embedding
 
     def vector_key(self) -> tuple:
         """What the stored vectors and chunks depend on: a change needs a rebuild."""
-        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer)
+        return (self.embedder_id, self.dim, self.chunk_tokens, self.chunk_overlap, self.tokenizer,
+                self.text_repair)
 
     def describe(self) -> str:
         latent = f"latent terms {self.latent_terms}" if self.latent_terms else "no latent terms"
+        repair = f"OCR repair {self.text_repair}" if self.text_repair else "no OCR repair"
         return (f"embedder {self.embedder_id} (dim {self.dim}), chunks of "
                 f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap, {latent}, "
-                f"text analyzer {self.analyzer}")
+                f"{repair}, text analyzer {self.analyzer}")
 
 
 @dataclass(frozen=True)

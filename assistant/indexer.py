@@ -17,6 +17,7 @@ from .config import Settings
 from .documents import DocumentError, kind_of, load_document
 from .embeddings import Embedder
 from .records import Chunk, Document
+from .ocr_repair import REPAIR_ID, for_search
 from .index_engine import (KEYWORD_INDEX, SCHEMA_VERSION, IndexEngine, IndexReader, Manifest,
                            engine_for, fault_point)
 from .tokens import ENCODING
@@ -57,6 +58,7 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> Manifest:
         chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
         tokenizer=ENCODING, analyzer=KEYWORD_INDEX, created_at="",
         latent_terms=embedder.latent_id if settings.latent_rerank else "",
+        text_repair=REPAIR_ID,
     )
 
 
@@ -181,7 +183,7 @@ def _embed_here(embedder: Embedder, pending, with_latent: bool, settings: Settin
     for document, chunks, replaces in pending:
         vectors, latent = [], []
         for i in range(0, len(chunks), batch_size):
-            texts = [c.text for c in chunks[i : i + batch_size]]
+            texts = [for_search(c.text) for c in chunks[i : i + batch_size]]
             if with_latent:
                 dense, batch_latent = embedder.embed_with_latent(texts, is_query=False)
                 vectors.append(dense)
@@ -208,7 +210,7 @@ def _embed_with_ray(embedder: Embedder, pending, with_latent: bool, settings: Se
         owner, texts = [], []
         for index, (_, chunks, _) in enumerate(group):
             owner.extend([(index, n) for n in range(len(chunks))])
-            texts.extend(c.text for c in chunks)
+            texts.extend(for_search(c.text) for c in chunks)
         dense = [np.zeros((len(c), embedder.dim), np.float32) for _, c, _ in group]
         latent: list[list] = [[None] * len(c) for _, c, _ in group]
         missing = [len(c) for _, c, _ in group]

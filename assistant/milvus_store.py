@@ -61,7 +61,7 @@ from .index_engine import (
 )
 from .latent_terms import LatentVector
 from .records import Chunk, Document
-from .text import terms
+from .text import indexed_terms
 
 PREFIX = "assistant_"
 CHUNKS, DOCUMENTS, TERMS, JOURNAL, META = (
@@ -98,9 +98,9 @@ def in_list(field: str, values: Iterable[str]) -> str:
     return f"{field} in [{', '.join(literal(v) for v in values)}]"
 
 
-def bm25_weights(text: str, avgdl: float) -> tuple[dict[int, float], int]:
+def bm25_weights(chunk_terms: list[str], avgdl: float) -> tuple[dict[int, float], int]:
     """A chunk's BM25 document weights by term id, and its length in terms."""
-    counts = Counter(term_id(t) for t in terms(text))
+    counts = Counter(term_id(t) for t in chunk_terms)
     length = sum(counts.values())
     norm = BM25_K1 * ((1 - BM25_B) + BM25_B * length / avgdl)
     return {tid: tf / (tf + norm) for tid, tf in counts.items()}, length
@@ -109,10 +109,6 @@ def bm25_weights(text: str, avgdl: float) -> tuple[dict[int, float], int]:
 def idf(df: int, n: int) -> float:
     df = min(df, n)  # counts that a killed sync left ahead of the chunks must not turn it negative
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
-
-
-def _bm25_text(title: str, text: str) -> str:
-    return f"{title}\n{text}"  # as the embedded store: questions often name the document
 
 
 def _sparse_dot(a: dict, b: dict) -> float:
@@ -649,7 +645,7 @@ class MilvusWriter:
         if not self._held:
             return
         if self.state.get("avgdl") is None:
-            lengths = [len(terms(_bm25_text(d.title, c.text))) for d, cs, _, _ in self._held
+            lengths = [len(indexed_terms(d.title, c.text)) for d, cs, _, _ in self._held
                        for c in cs]
             self.state = {**self.state, "avgdl": max(float(np.mean(lengths)), 1.0)
                           if lengths else 1.0}
@@ -672,7 +668,7 @@ class MilvusWriter:
             if len(chunk.text.encode("utf-8")) > MAX_TEXT_BYTES:
                 raise IndexError_(f"{document.source}: chunk {chunk.order} is longer than Milvus "
                                   f"stores ({MAX_TEXT_BYTES} bytes)")
-            weights, _ = bm25_weights(_bm25_text(document.title, chunk.text), self.state["avgdl"])
+            weights, _ = bm25_weights(indexed_terms(document.title, chunk.text), self.state["avgdl"])
             self._df_delta.update(weights.keys())
             row = {"chunk_id": first + offset, "source": document.source, "version": version,
                    "ord": chunk.order, "text": chunk.text, "start": chunk.start, "end": chunk.end,

@@ -22,6 +22,7 @@ import numpy as np
 
 from .answer_types import AnswerKind, answer_kind, answer_spans
 from .citations import term_support
+from .ocr_repair import repair_words, shows_damage
 from .records import DenseMargin, Passage
 from .text import sentence_spans, terms
 
@@ -85,7 +86,8 @@ def weighted_coverage(question_terms: list[str], text_terms: set[str],
 @dataclass
 class SentenceCandidate:
     n: int  # the passage's number in the answer, from 1
-    text: str
+    text: str  # as the passage has it: what the answer quotes
+    read_as: str  # what the features were read from: the text, OCR damage repaired
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -146,13 +148,16 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
     for n, passage in enumerate(passages, start=1):
         title_terms = set(terms(passage.title))
         weights = {t: w * (TITLE_TERM_WEIGHT if t in title_terms else 1.0) for t, w in idf.items()}
-        passage_terms = set(terms(passage.text))
+        # features are read from the text as repaired where OCR damaged it; quotes stay verbatim
+        damaged = shows_damage(passage.text)
+        passage_terms = set(terms(repair_words(passage.text) if damaged else passage.text))
         passage_lexical = weighted_coverage(question_terms, passage_terms, weights)
         missing_names = (sum(1 for name in names if not name <= passage_terms) / len(names)
                          if names else 0.0)
         missing_numbers = float(bool(numbers - set(_DIGITS.findall(passage.text))))
         sentences = [" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)]
-        words = [terms(s) for s in sentences]
+        read = [repair_words(s) if damaged else s for s in sentences]
+        words = [terms(s) for s in read]
         lexical = [weighted_coverage(question_terms, set(w), weights) for w in words]
         for i, sentence in enumerate(sentences):
             key = sentence.lower()
@@ -160,9 +165,9 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
                 continue  # overlapping chunks repeat sentences; headings say too little
             seen.add(key)
             unique = set(words[i])
-            typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, sentence))
+            typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, read[i]))
             neighbours = [lexical[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)]
-            out.append(SentenceCandidate(n=n, text=sentence, features={
+            out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], features={
                 "lexical": lexical[i],
                 "passage_lexical": passage_lexical,
                 "context": max(neighbours, default=0.0),

@@ -46,7 +46,7 @@ from .index_engine import (
 )
 from .latent_terms import LatentVector
 from .records import Chunk, Document
-from .text import terms
+from .text import indexed_terms
 
 CURRENT_FILE = "CURRENT"
 log = logging.getLogger(__name__)
@@ -490,8 +490,7 @@ class SnapshotWriter:
         fault_point("snapshot-write")
         if rows:
             bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-            # the title goes with every chunk: questions often name the document they mean
-            bm25.index([terms(f"{title}\n{text}") for _, title, text in rows], show_progress=False)
+            bm25.index([indexed_terms(title, text) for _, title, text in rows], show_progress=False)
             bm25.save(str(self.tmp / "bm25"))
         faiss.write_index(self.vectors, str(self.tmp / "vectors.faiss"))
         manifest = Manifest(**{**asdict(self.manifest), "documents": documents, "chunks": len(rows),

@@ -16,8 +16,10 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_SWEDISH
 
+from .ocr_repair import REPAIR_ID, for_search
+
 # Recorded in the index manifest: a change to how terms are normalised needs a BM25 rebuild.
-ANALYZER = "sv-snowball-ocrfold-title-hyphenparts-3"
+ANALYZER = "sv-snowball-ocrfold-title-hyphenparts-3;" + REPAIR_ID
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _DIGIT_IN_WORD = str.maketrans({"1": "i", "6": "ö", "0": "o"})
@@ -77,6 +79,12 @@ def terms(text: str) -> list[str]:
             if len(key) >= 2 and key not in stops:
                 out.append(key)
     return out
+
+
+def indexed_terms(title: str, text: str) -> list[str]:
+    """A chunk's terms for the keyword index: its text, repaired where OCR damaged it, and its
+    document's title, since questions often name the document they mean."""
+    return terms(f"{title}\n{for_search(text)}")
 
 
 _SWEDISH_HINTS = {
