@@ -159,3 +159,11 @@ def for_search(text: str) -> str:
     """What the index and the reader compare with a question: `text`, repaired where it shows
     OCR damage."""
     return repair_words(text) if shows_damage(text) else text
+
+
+def question_for_search(question: str, language: str) -> str:
+    """A Swedish question typed without å/ä/ö ("Vad ar forutsattningarna?") as it was meant;
+    any other question as asked. For the question's vector: keyword terms fold å/ä/ö anyway."""
+    if language != "sv" or any(c in "åäöÅÄÖ" for c in question):
+        return question
+    return repair_words(question)

@@ -19,6 +19,7 @@ from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_index
 from .latent_terms import LatentVector
+from .ocr_repair import question_for_search
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
 from .index_engine import IndexReader, LiveIndex, engine_for
@@ -93,11 +94,12 @@ class Assistant:
                  search_filter: SearchFilter | None = None) -> Retrieval:
         question = clean_question(question)
         snapshot = self.snapshot()
-        query = self.retriever.encode_query(question)
+        language = detect_language(question)
+        query = self.retriever.encode_query(question_for_search(question, language))
         found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query)
         return Retrieval(question, found.passages, query.dense,
                          snapshot.term_idf(terms(question)), found.dense_margin,
-                         language=detect_language(question), query_latent=query.latent)
+                         language=language, query_latent=query.latent)
 
     def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,
                on_token: Callable[[str], None] | None = None) -> Answer:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from assistant.index_engine import IndexMismatchError
-from assistant.ocr_repair import damage_share, for_search, repair_word, shows_damage
+from assistant.ocr_repair import (damage_share, for_search, question_for_search, repair_word,
+                                  shows_damage)
 from assistant.store import IndexStore
 from assistant.text import terms
 
@@ -90,3 +91,19 @@ def test_an_index_embedded_without_the_repair_must_be_rebuilt(small_assistant):
     reader = Assistant(small_assistant.settings, embedder=small_assistant.embedder)
     with pytest.raises(IndexMismatchError, match="no OCR repair.*--rebuild"):
         reader.ask("Vad gjorde Gladsaxe?")
+
+
+def test_a_swedish_question_typed_without_dots_is_searched_as_meant(corpus_assistant):
+    typed = corpus_assistant.retrieve("Vilka fran Stockholm ar inbjudna till konferensen i London?")
+    meant = corpus_assistant.retrieve("Vilka från Stockholm är inbjudna till konferensen i London?")
+    assert float(typed.query_vector @ meant.query_vector) > 0.999
+    assert [p.chunk_id for p in typed.passages] == [p.chunk_id for p in meant.passages]
+    assert typed.question.startswith("Vilka fran")  # asked and answered as typed
+
+
+@pytest.mark.parametrize("question, language", [
+    ("What did Gladsaxe do for refugees?", "en"),  # "for" is English here
+    ("Hur många bor i Ski?", "sv"),                # typed with å/ä/ö: as asked
+])
+def test_other_questions_are_searched_as_asked(question, language):
+    assert question_for_search(question, language) == question
