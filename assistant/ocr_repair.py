@@ -25,6 +25,10 @@ MIN_FREQUENCY = 1e-7  # rarer listed words are mostly misspellings themselves
 BARE_RATIO = 20  # "pa" becomes "på" when på is this many times as common
 MISREAD_RATIO = 100  # a listed word misread once ("dir") yields to one this many times as common
 MAX_MISREADINGS = 3
+# Bounds on the work one word may cost (a document is untrusted: a run of letters such as
+# "deidei…" would otherwise try every combination of its sites)
+MAX_WORD_CHARS = 40
+MAX_SITES = 8
 
 _FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o"})
 # What å/ä/ö were read as, and the bare letter each stands for once folded.
@@ -55,6 +59,8 @@ def _lexicon() -> tuple[dict[str, float], dict[str, tuple[str, float]]]:
 def _spellings(word: str, misread: int) -> set[str]:
     """Folded spellings of `word` with `misread` of its possible misreadings undone."""
     sites = [(m.start(), m.end(), _MISREADINGS[m.group()]) for m in _SITE.finditer(word)]
+    if len(sites) > MAX_SITES:
+        return set()
     out = set()
     for combo in itertools.combinations(sites, misread):
         for letters in itertools.product(*(site[2] for site in combo)):
@@ -123,7 +129,8 @@ def _meant(word: str, trust_misread_listed: bool) -> str | None:
 def repair_word(word: str) -> str:
     """The word a scanner's `word` stands for, or `word` itself."""
     low = word.lower()
-    if len(low) < 2 or not any(c.isalpha() for c in low) or any(c in "åäö" for c in low):
+    if (len(low) < 2 or len(low) > MAX_WORD_CHARS or not any(c.isalpha() for c in low)
+            or any(c in "åäö" for c in low)):
         return word
     if word.isupper():
         return word  # an acronym (IV, SKI)
