@@ -37,7 +37,7 @@ _MISREADINGS = {
     "&": "a", "i": "a", "d": "ao", "e": "a", "6": "o", "0": "o", "1": "i",
 }
 _SITE = re.compile("|".join(re.escape(s) for s in sorted(_MISREADINGS, key=len, reverse=True)))
-_TOKEN = re.compile(r"[\w&é’]+")
+_TOKEN = re.compile(r"[\w&]+")  # "&" stands for ä in "&r"
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +93,7 @@ def _listed(word: str) -> bool:
 
 
 def _is_compound(word: str) -> bool:
-    # parts of four letters and more ("std" + "der" is no compound of stdder)
+    # a first part of four letters or more ("std" + "der" is no compound of stdder)
     return any(_listed(word[:i]) and _listed(word[i:]) for i in range(4, len(word) - 2)) or any(
         word[i - 1] == "s" and _listed(word[: i - 1]) and _listed(word[i:])
         for i in range(5, len(word) - 2))
@@ -142,14 +142,10 @@ def repair_word(word: str) -> str:
     return meant[:1].upper() + meant[1:] if capitalised else meant
 
 
-def _words(text: str) -> list[re.Match]:
-    return [m for m in _TOKEN.finditer(text) if not m.group().isdigit()]
-
-
 def damage_share(text: str) -> float:
     """Share of the text's words that `repair_word` changes."""
-    found = _words(text)
-    return sum(repair_word(m.group()) != m.group() for m in found) / len(found) if found else 0.0
+    found = [w for w in _TOKEN.findall(text) if not w.isdigit()]
+    return sum(repair_word(w) != w for w in found) / len(found) if found else 0.0
 
 
 def shows_damage(text: str) -> bool:
@@ -161,7 +157,6 @@ def repair_words(text: str) -> str:
     return _TOKEN.sub(lambda m: m.group() if m.group().isdigit() else repair_word(m.group()), text)
 
 
-@lru_cache(maxsize=65_536)  # every snapshot write re-reads all chunk texts for the keyword index
 def for_search(text: str) -> str:
     """What the index and the reader compare with a question: `text`, repaired where it shows
     OCR damage."""
