@@ -7,7 +7,7 @@ a question (the embedded text, the keyword terms, the reader's sentence features
 A word is looked up in wordfreq's Swedish word list. One that the list lacks, or a bare spelling
 (for, pa, tva) whose å/ä/ö form is far more common, becomes the most common listed word that the
 usual misreadings of å/ä/ö lead back to. A word that still has å/ä/ö, one in capitals, and an
-unlisted compound of listed words are left as they are. A text is repaired only where it shows
+unlisted compound of listed words (unless only its dots were lost) are left as they are. A text is repaired only where it shows
 damage (`DAMAGE_SHARE` of its words repairable), so a clean text with a rare name or a typo is
 left alone.
 """
@@ -18,7 +18,7 @@ import itertools
 import re
 from functools import lru_cache
 
-REPAIR_ID = "sv-ocr-wordfreq-large-1"  # recorded in the index manifest: a change re-embeds
+REPAIR_ID = "sv-ocr-wordfreq-large-2"  # recorded in the index manifest: a change re-embeds
 
 DAMAGE_SHARE = 0.06  # the scanned bundled texts show 11-26 % per passage, clean ones under 5 %
 MIN_FREQUENCY = 1e-7  # rarer listed words are mostly misspellings themselves
@@ -110,6 +110,9 @@ def _meant(word: str, trust_misread_listed: bool) -> str | None:
         if once and once[0] != word and once[1] >= MISREAD_RATIO * own:
             return once[0]
         return None
+    dotted = by_fold.get(word.translate(_FOLD))
+    if dotted:  # only the dots were lost ("genomfora"), though its parts may be words too
+        return dotted[0]
     if _is_compound(word):
         return None
     found = _lookup(word)

@@ -29,6 +29,8 @@ NEW_YORK = "stockholm-utvecklingsprogram-ledare-new-york-2014.txt"
     ("dir", "där"),
     ("Pa", "På"),                     # capitals kept
     ("integrationsfrdgan", "integrationsfrågan"),  # a known first part, a misread last one
+    ("genomfora", "genomföra"),       # the dots lost, though genom + fora are words too
+    ("Arendet", "Ärendet"),
 ])
 def test_misread_words_are_mapped_back(scanned, meant):
     assert repair_word(scanned) == meant
