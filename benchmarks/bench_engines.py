@@ -39,6 +39,7 @@ from assistant.embeddings import create_embedder  # noqa: E402
 from assistant.evaluate import (load_questions, metrics, prepare_distractor_corpus,  # noqa: E402
                                 run_evaluation)
 from assistant.indexer import RayOptions  # noqa: E402
+from assistant.ocr_repair import for_search  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.store import IndexStore  # noqa: E402
 
@@ -87,7 +88,9 @@ def load_cache(index_dir: Path) -> dict:
         part = ids[start:start + 2000]
         chunks, latent = snapshot.chunks(part), snapshot.latent_terms(part)
         for i in part:
-            cache[_key(chunks[i].text)] = (snapshot.vectors.reconstruct(i), latent.get(i))
+            # keyed by what the indexer embeds: the chunk text, OCR damage repaired
+            cache[_key(for_search(chunks[i].text))] = (snapshot.vectors.reconstruct(i),
+                                                       latent.get(i))
     return cache
 
 
