@@ -14,6 +14,7 @@ left alone.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from functools import lru_cache
@@ -151,8 +152,21 @@ def damage_share(text: str) -> float:
     return sum(repair_word(w) != w for w in found) / len(found) if found else 0.0
 
 
+# Every snapshot write reads all chunk texts again for the keyword index; their verdicts are kept
+# by digest (16 bytes each, not the texts), and forgotten all at once when there are too many.
+_VERDICTS: dict[bytes, bool] = {}
+MAX_VERDICTS = 200_000
+
+
 def shows_damage(text: str) -> bool:
-    return damage_share(text) >= DAMAGE_SHARE
+    key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    found = _VERDICTS.get(key)
+    if found is None:
+        found = damage_share(text) >= DAMAGE_SHARE
+        if len(_VERDICTS) >= MAX_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[key] = found
+    return found
 
 
 def repair_words(text: str) -> str:
