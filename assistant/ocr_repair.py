@@ -7,9 +7,9 @@ a question (the embedded text, the keyword terms, the reader's sentence features
 A word is looked up in wordfreq's Swedish word list. One that the list lacks, or a bare spelling
 (for, pa, tva) whose å/ä/ö form is far more common, becomes the most common listed word that the
 usual misreadings of å/ä/ö lead back to. A word that still has å/ä/ö, one in capitals, and an
-unlisted compound of listed words (unless only its dots were lost) are left as they are. A text is repaired only where it shows
-damage (`DAMAGE_SHARE` of its words repairable), so a clean text with a rare name or a typo is
-left alone.
+unlisted compound of listed words (unless only its dots were lost) are left as they are. A text
+is repaired only where it shows damage (`DAMAGE_SHARE` of its words repairable), so a clean text
+with a rare name or a typo is left alone.
 """
 
 from __future__ import annotations
@@ -80,9 +80,10 @@ def _most_common(spellings: set[str]) -> tuple[str, float] | None:
     return max(found, key=lambda x: (x[1], x[0])) if found else None
 
 
-def _lookup(word: str) -> str | None:
-    """The word an unlisted lower-case `word` was meant to be, with the fewest misreadings."""
-    for misread in range(MAX_MISREADINGS + 1):
+def _lookup(word: str, fewest: int = 0) -> str | None:
+    """The word an unlisted lower-case `word` was meant to be, with the fewest misreadings (from
+    `fewest`; 0 is the word with its dots lost)."""
+    for misread in range(fewest, MAX_MISREADINGS + 1):
         found = _most_common(_spellings(word, misread) if misread else {word.translate(_FOLD)})
         if found:
             return found[0]
@@ -103,20 +104,19 @@ def _is_compound(word: str) -> bool:
 def _meant(word: str, trust_misread_listed: bool) -> str | None:
     frequency, by_fold = _lexicon()
     own = frequency.get(word)
+    dotted = by_fold.get(word.translate(_FOLD))  # the commonest word that differs in dots only
     if own is not None:
-        bare = by_fold.get(word.translate(_FOLD))
-        if bare and bare[0] != word and bare[1] >= BARE_RATIO * own:
-            return bare[0]
+        if dotted and dotted[0] != word and dotted[1] >= BARE_RATIO * own:
+            return dotted[0]
         once = _most_common(_spellings(word, 1)) if trust_misread_listed else None
         if once and once[0] != word and once[1] >= MISREAD_RATIO * own:
             return once[0]
         return None
-    dotted = by_fold.get(word.translate(_FOLD))
     if dotted:  # only the dots were lost ("genomfora"), though its parts may be words too
         return dotted[0]
     if _is_compound(word):
         return None
-    found = _lookup(word)
+    found = _lookup(word, fewest=1)
     if found:
         return found
     # a known first part and a misread last one ("integrationsfrdgan")
@@ -129,7 +129,7 @@ def _meant(word: str, trust_misread_listed: bool) -> str | None:
     return None
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=200_000)
 def repair_word(word: str) -> str:
     """The word a scanner's `word` stands for, or `word` itself."""
     low = word.lower()
