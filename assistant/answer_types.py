@@ -23,26 +23,48 @@ class AnswerKind(str, Enum):
 
 
 _FLAGS = re.IGNORECASE
-# first match wins: "hur många år" asks for a number, "vilket år" for a date
+_WHICH = r"(?:vilken|vilket|vilka|which|what)"
+# the noun a which-question asks about tells the kind: "vilken borgmästare", "which company"
+_PERSON_NOUNS = (
+    "person|personer|ambassadör|ambassadören|borgmästare|borgmästaren|chef|chefen|ordförande|"
+    "minister|ministern|ledare|kontaktperson|handläggare|samordnare|politiker|tjänsteman|"
+    "tjänstemän|talare|föreläsare|grundare|direktör|generaldirektör|rektor|kommunalråd|"
+    "borgarråd|people|mayor|ambassador|head|chair|chairman|chairperson|leader|"
+    "leaders|contact|official|officials|director|speaker|speakers|author|founder|coordinator|"
+    "politician|politicians|commissioner")
+_PLACE_NOUNS = (
+    "stad|städer|kommun|kommuner|ort|orter|plats|platser|land|länder|region|regioner|lokal|"
+    "lokaler|hotell|byggnad|stadsdel|stadsdelar|län|city|cities|municipality|municipalities|"
+    "town|towns|country|countries|place|places|regions|venue|venues|hotel|building|"
+    "district|districts|neighbourhood|neighborhood|county|room|hall")
+_ORGANISATION_NOUNS = (
+    "organisation|organisationer|myndighet|myndigheter|förening|föreningar|aktör|aktörer|"
+    "arbetsgivare|företag|fond|fonden|enhet|enheter|förvaltning|förvaltningar|avdelning|"
+    "universitet|högskola|högskolor|parti|partier|nätverk|stiftelse|institut|organization|"
+    "organisations|organizations|agency|agencies|authority|authorities|"
+    "association|associations|employer|employers|company|companies|firm|firms|fund|funds|"
+    "unit|department|university|universities|college|colleges|party|parties|network|"
+    "networks|foundation|institute|institution|institutions")
+# the kind whose cue comes first wins: "hur många år" asks for a number, "vilket år" for a
+# date, and "where do refugees who settle …" for a place; "när"/"when"/"who" ask only where
+# they open the question (inside it they join clauses: "what happens when …")
 _QUESTION_KINDS = [
     (AnswerKind.NUMBER, re.compile(
         r"\b(hur (många|mycket|stor|stora|lång|långa|länge|ofta|gammal|gamla)|how (many|much|"
         r"large|long|big|often|old)|antal(et)?|vilken andel|hur stor andel|what (share|"
-        r"percentage|proportion|number))\b", _FLAGS)),
+        r"percentage|proportion|number)|vilket (telefon)?nummer|(what|which) (phone |telephone )?"
+        r"number)\b", _FLAGS)),
     (AnswerKind.DATE, re.compile(
-        r"\b(när|vilket år|vilken månad|vilket datum|vilken tid|what year|which year|what date|"
-        r"when|what time)\b", _FLAGS)),
-    (AnswerKind.PERSON, re.compile(
-        r"\b(vem|vems|vilka personer|vilken person|who|whom|whose)\b", _FLAGS)),
-    (AnswerKind.PLACE, re.compile(
-        r"(^\s*(var|vart|varifrån)\b|\b(where|vilken (stad|kommun|ort|plats|land|region)|vilka "
-        r"(städer|kommuner|orter|platser|länder)|which (city|cities|municipality|municipalities|"
-        r"town|towns|country|countries|place|places|region)|what (city|country|place|town))\b)",
+        r"(^\s*(när|when)\b|\b(sedan när|since when|until when|vilket år|vilken månad|"
+        r"vilket datum|vilken tid|what year|which year|what date|what time|in what year)\b)",
         _FLAGS)),
+    (AnswerKind.PERSON, re.compile(
+        rf"(^\s*((to|for|with|by|from) )?(who|whom|whose)\b|\b(vem|vems)\b|"
+        rf"\b{_WHICH} ({_PERSON_NOUNS})\b)", _FLAGS)),
+    (AnswerKind.PLACE, re.compile(
+        rf"(^\s*(var|vart|varifrån)\b|\b(where|{_WHICH} ({_PLACE_NOUNS}))\b)", _FLAGS)),
     (AnswerKind.ORGANISATION, re.compile(
-        r"\b(vilken (organisation|myndighet|förening|aktör|arbetsgivare)|vilka (organisationer|"
-        r"myndigheter|föreningar|aktörer|arbetsgivare)|which (organisation|organization|agency|"
-        r"authority|organisations|organizations|agencies|employer|employers))\b", _FLAGS)),
+        rf"\b{_WHICH} ({_ORGANISATION_NOUNS})\b", _FLAGS)),
 ]
 
 _MONTHS = ("januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|"
@@ -66,10 +88,9 @@ _PROPER = re.compile(rf"\b(?:{_WORD}|[{_UPPER}]{{2,}}[a-zåäö]*)(?:\s+(?:{_WOR
 
 
 def answer_kind(question: str) -> AnswerKind:
-    for kind, pattern in _QUESTION_KINDS:
-        if pattern.search(question):
-            return kind
-    return AnswerKind.OTHER
+    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_QUESTION_KINDS)
+             if (m := pattern.search(question))]
+    return min(found)[2] if found else AnswerKind.OTHER
 
 
 def _candidates(kind: AnswerKind, sentence: str) -> list[tuple[int, int]]:

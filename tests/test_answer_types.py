@@ -21,6 +21,21 @@ from assistant.render import answer_json, answer_markdown, answer_text, highligh
     ("Vilken myndighet ansvarar för SFI?", AnswerKind.ORGANISATION),
     ("Vad var syftet med resan?", AnswerKind.OTHER),  # "var" is "was" here, not "where"
     ("Vad gjorde Gladsaxe med jobbpakker?", AnswerKind.OTHER),
+    # the noun a which-question asks about
+    ("Under vilken borgmästare startade programmet?", AnswerKind.PERSON),
+    ("Which mayor opened the conference?", AnswerKind.PERSON),
+    ("I vilken lokal hålls mötet?", AnswerKind.PLACE),
+    ("Vilket land tog emot flest?", AnswerKind.PLACE),
+    ("At which hotel did they stay?", AnswerKind.PLACE),
+    ("Which company runs the courses?", AnswerKind.ORGANISATION),
+    ("Vilken fond betalar projektet?", AnswerKind.ORGANISATION),
+    ("Vilket telefonnummer har samordnaren?", AnswerKind.NUMBER),
+    # the first cue wins; "när", "when" and "who" inside a question join clauses
+    ("Where do families who arrive in spring move on to?", AnswerKind.PLACE),
+    ("What help does a person who asks the municipality get?", AnswerKind.OTHER),
+    ("Vad händer med stödet när reformen genomförs?", AnswerKind.OTHER),
+    ("What changes when the reform comes into force?", AnswerKind.OTHER),
+    ("To whom should the application be sent?", AnswerKind.PERSON),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
     assert answer_kind(question) is kind
