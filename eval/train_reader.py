@@ -100,6 +100,9 @@ def main() -> None:
                         help="also learn from the tune questions asked without their documents")
     parser.add_argument("--max-refused", type=float, default=0.03,
                         help="share of answerable tune questions the threshold may refuse")
+    parser.add_argument("--keep-weights", action="store_true",
+                        help="keep the weights of --out and set only the threshold and the "
+                             "quoting share again (after a change to the features' inputs)")
     args = parser.parse_args()
 
     tune = [q for q in load_questions(args.questions) if half(q.id) == "tune"]
@@ -113,10 +116,14 @@ def main() -> None:
     rows = [(c, label) for d in data for c, label in zip(d["candidates"], d["labels"])]
     x = feature_matrix([c for c, _ in rows])
     y = np.array([label for _, label in rows], dtype=int)
-    fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000).fit(x, y)
-    weights = dict(zip(FEATURES, (float(w) for w in fit.coef_[0])))
-    model = ReaderModel(weights=weights, bias=float(fit.intercept_[0]), min_confidence=0.0,
-                        also_quote=1.0)
+    if args.keep_weights:
+        kept = ReaderModel.load(args.out)
+        weights, bias = dict(kept.weights), kept.bias
+    else:
+        fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000).fit(x, y)
+        weights = dict(zip(FEATURES, (float(w) for w in fit.coef_[0])))
+        bias = float(fit.intercept_[0])
+    model = ReaderModel(weights=weights, bias=bias, min_confidence=0.0, also_quote=1.0)
 
     best, quote_choices = [], {}
     for d in data:
@@ -141,15 +148,20 @@ def main() -> None:
     # the largest share among the best (fewest sentences for the same figure)
     top_right = max(quote_choices.values())
     also_quote = max(s for s, r in quote_choices.items() if r == top_right)
+    fitted_on = {"questions": str(args.questions.relative_to(ROOT)
+                                  if args.questions.is_relative_to(ROOT) else args.questions),
+                 "half": "tune", "indexes": len(args.index or [1]), "questions_used": len(data),
+                 "sentences": len(rows), "positives": int(y.sum()), "c": args.c,
+                 "max_refused": args.max_refused, "held_out": args.held_out}
+    if args.keep_weights:  # the weights' own record stays; the threshold's is added
+        trained_on = {**json.loads(args.out.read_text("utf-8"))["trained_on"],
+                      "threshold_set_on": fitted_on}
+    else:
+        trained_on = fitted_on
     payload = {
-        "features": list(FEATURES), "weights": weights, "bias": float(fit.intercept_[0]),
+        "features": list(FEATURES), "weights": weights, "bias": bias,
         "min_confidence": round(threshold, 6), "also_quote": also_quote,
-        "trained_on": {"questions": str(args.questions.relative_to(ROOT)
-                                        if args.questions.is_relative_to(ROOT) else args.questions),
-                       "half": "tune", "indexes": len(args.index or [1]),
-                       "questions_used": len(data), "sentences": len(rows),
-                       "positives": int(y.sum()), "c": args.c, "max_refused": args.max_refused,
-                       "held_out": args.held_out},
+        "trained_on": trained_on,
     }
     args.out.write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
     refused_answerable = sum(1 for p, ok in best if ok and p < threshold)
