@@ -55,3 +55,25 @@ def test_a_broken_model_file_is_named_with_its_problem(tmp_path, content, proble
     with pytest.raises(ReaderModelError) as caught:
         ReaderModel.load(path)
     assert str(path) in str(caught.value) and problem in str(caught.value)
+
+
+def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(corpus_assistant, tmp_path,
+                                                                     monkeypatch, capsys):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import train_reader
+
+    out = tmp_path / "reader_model.json"
+    out.write_text(MODEL_PATH.read_text("utf-8"), "utf-8")
+    monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index",
+                                      str(corpus_assistant.settings.index_dir), "--keep-weights",
+                                      "--out", str(out)])
+    train_reader.main()
+    shipped, kept = ReaderModel.load(MODEL_PATH), ReaderModel.load(out)
+    assert kept.weights == shipped.weights and kept.bias == shipped.bias
+    assert 0 < kept.min_confidence < 1
+    record = json.loads(out.read_text("utf-8"))["trained_on"]
+    assert record["threshold_set_on"]["half"] == "tune"
+    assert record["threshold_set_on"]["indexes"] == 1
+    assert "refuses" in capsys.readouterr().out
