@@ -35,7 +35,7 @@ from assistant.config import Settings  # noqa: E402
 from assistant.evaluate import (half, holds_distractors, keywords_met, load_questions,  # noqa: E402
                                 normalise)
 from assistant.pipeline import Assistant  # noqa: E402
-from assistant.reader import FEATURES, ReaderModel, feature_matrix  # noqa: E402
+from assistant.reader import FEATURES, ReaderModel, ReaderModelError, feature_matrix  # noqa: E402
 from assistant.retrieval import SearchFilter  # noqa: E402
 
 
@@ -104,6 +104,13 @@ def main() -> None:
                         help="keep the weights of --out and set only the threshold and the "
                              "quoting share again (after a change to the features' inputs)")
     args = parser.parse_args()
+    # a bad model file is reported before the questions are asked, not after
+    try:
+        kept = ReaderModel.load(args.out) if args.keep_weights else None
+    except ReaderModelError as exc:
+        parser.error(f"--keep-weights: {exc}")
+    kept_record = (json.loads(args.out.read_text("utf-8")).get("trained_on", {})
+                   if kept else {})
 
     tune = [q for q in load_questions(args.questions) if half(q.id) == "tune"]
     data, embedder = [], None
@@ -116,8 +123,7 @@ def main() -> None:
     rows = [(c, label) for d in data for c, label in zip(d["candidates"], d["labels"])]
     x = feature_matrix([c for c, _ in rows])
     y = np.array([label for _, label in rows], dtype=int)
-    if args.keep_weights:
-        kept = ReaderModel.load(args.out)
+    if kept:
         weights, bias = dict(kept.weights), kept.bias
     else:
         fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000).fit(x, y)
@@ -153,9 +159,8 @@ def main() -> None:
                  "half": "tune", "indexes": len(args.index or [1]), "questions_used": len(data),
                  "sentences": len(rows), "positives": int(y.sum()), "c": args.c,
                  "max_refused": args.max_refused, "held_out": args.held_out}
-    if args.keep_weights:  # the weights' own record stays; the threshold's is added
-        trained_on = {**json.loads(args.out.read_text("utf-8"))["trained_on"],
-                      "threshold_set_on": fitted_on}
+    if kept:  # the weights' own record stays; the threshold's is added
+        trained_on = {**kept_record, "threshold_set_on": fitted_on}
     else:
         trained_on = fitted_on
     payload = {

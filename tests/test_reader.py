@@ -77,3 +77,20 @@ def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(corpus_as
     assert record["threshold_set_on"]["half"] == "tune"
     assert record["threshold_set_on"]["indexes"] == 1
     assert "refuses" in capsys.readouterr().out
+
+
+def test_train_reader_refuses_a_bad_model_file_before_asking_anything(tmp_path, monkeypatch,
+                                                                      capsys):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import train_reader
+
+    bad = tmp_path / "reader_model.json"
+    bad.write_text('{"weights": {}}', "utf-8")
+    monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index", str(tmp_path / "none"),
+                                      "--keep-weights", "--out", str(bad)])
+    with pytest.raises(SystemExit):
+        train_reader.main()
+    assert "not a valid reader model" in capsys.readouterr().err
+    assert bad.read_text("utf-8") == '{"weights": {}}'
