@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 from .text import terms
 
@@ -87,6 +88,8 @@ _PERSON = re.compile(rf"\b{_WORD}(?:\s+(?:af|von|van|de)?\s*{_WORD})+")
 _PROPER = re.compile(rf"\b(?:{_WORD}|[{_UPPER}]{{2,}}[a-zåäö]*)(?:\s+(?:{_WORD}|[{_UPPER}]{{2,}}))*")
 
 
+# the reader asks once for every sentence it reads, with the same question
+@lru_cache(maxsize=1024)
 def answer_kind(question: str) -> AnswerKind:
     found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_QUESTION_KINDS)
              if (m := pattern.search(question))]
