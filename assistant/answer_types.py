@@ -2,7 +2,9 @@
 sentence: the number, date, person, place or organisation, so that it can be marked.
 
 Swedish and English wordings. A span that only repeats the question (the place a question names,
-the year it asks about) is not the answer and is not marked.
+the year it asks about) is not the answer and is not marked. A how-much question that names its
+measure (a cost, a rate, a population) is answered only by a number of that measure: an amount
+of money, a percentage, a head count of inhabitants.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ _ORGANISATION_NOUNS = (
 # they open the question (inside it they join clauses: "what happens when …")
 _QUESTION_KINDS = [
     (AnswerKind.NUMBER, re.compile(
-        r"\b(hur (många|mycket|stor|stora|lång|långa|länge|ofta|gammal|gamla)|how (many|much|"
-        r"large|long|big|often|old)|antal(et)?|vilken andel|hur stor andel|what (share|"
-        r"percentage|proportion|number)|vilket (telefon)?nummer|(what|which) (phone |telephone )?"
-        r"number)\b", _FLAGS)),
+        r"\b(hur (många|mycket|stor|stora|hög|höga|högt|lång|långa|länge|ofta|gammal|gamla)|"
+        r"how (many|much|large|high|long|big|often|old)|vad (kostar|kostade)|antal(et)?|"
+        r"vilken andel|hur stor andel|what (share|percentage|proportion|number)|"
+        r"vilket (telefon)?nummer|(what|which) (phone |telephone )?number)\b", _FLAGS)),
     (AnswerKind.DATE, re.compile(
         r"(^\s*(när|when)\b|\b(sedan när|since when|until when|vilket år|vilken månad|"
         r"vilket datum|vilken tid|what year|which year|what date|what time|in what year)\b)",
@@ -80,8 +82,46 @@ _NUMBER = re.compile(
     rf"(\b\d+(?:[  .,]\d{{3}})*(?:[.,]\d+)?|\b(?:{_NUMBER_WORDS})\b)(?:\s?(?:{_UNITS})\b|%)?",
     _FLAGS)
 _DATE = re.compile(
-    rf"\b(\d{{4}}-\d{{2}}-\d{{2}}|(\d{{1,2}}\s+)?({_MONTHS})(\s+\d{{4}})?|(våren|hösten|"
+    rf"\b(\d{{4}}-\d{{2}}-\d{{2}}|(\d{{1,2}}([-–]\d{{1,2}})?\s+)?({_MONTHS})(\s+\d{{4}})?|"
+    rf"(våren|hösten|"
     rf"sommaren|vintern|spring|autumn|summer|winter)\s+\d{{4}}|1[89]\d\d|20\d\d)\b", _FLAGS)
+
+
+class Measure(str, Enum):
+    """What a how-much question measures: its answer is a number of that measure, not any number
+    ("Hur stor budget …" is not answered by a date or a head count)."""
+    MONEY = "money"
+    PERCENT = "percent"
+    POPULATION = "population"
+
+
+_MEASURE_CUES = [
+    (Measure.MONEY, re.compile(
+        r"\b(\w*(kostnad|kostnader|avgift|avgifter|bidrag|ersättning|budget|anslag|lön|löner|"
+        r"belopp|pris)(en|et|er|erna|na)?|kosta|kostar|kostade|pengar|cost|costs|costed|price|"
+        r"prices|fee|fees|salary|salaries|wage|wages|pay|pays|paid|allowance|allowances|grant|"
+        r"grants|spend|spends|spent|funding|budget|budgets|money|rent)\b", _FLAGS)),
+    (Measure.PERCENT, re.compile(
+        r"\b(procent|andel(en)?|\w*arbetslöshet(en)?|valdeltagande(t)?|percent|percentage|"
+        r"share|proportion|rate|unemployment|turnout)\b", _FLAGS)),
+    (Measure.POPULATION, re.compile(
+        r"\b(invånare|befolkning(en)?|inhabitants|population|residents)\b", _FLAGS)),
+]
+_SCALE = r"(?:tusen|miljoner|miljon|miljarder|miljard|thousand|million|millions|billion|mn|m)"
+_CURRENCY = (r"(?:kr|kronor|krona|sek|dkk|nok|eur|euro|euros|usd|dollar|dollars|pund|£|€|\$|"
+             r"mkr|mnkr|tkr|msek)")
+_AMOUNT = r"\d+(?:[  .,]\d{3})*(?:[.,]\d+)?"
+_MEASURE_SPANS = {
+    Measure.MONEY: re.compile(
+        rf"(?:(?:{_CURRENCY})\s?{_AMOUNT}(?:\s?{_SCALE}\b)?|\b{_AMOUNT}\s?(?:(?:{_SCALE}\s)?"
+        rf"{_CURRENCY}(?!\w)|(?:miljoner|miljarder|million|billion)\b))", _FLAGS),
+    Measure.PERCENT: re.compile(
+        rf"\b{_AMOUNT}\s?(?:%|(?:procent|procentenheter|percent|per cent|percentage points)\b)",
+        _FLAGS),
+    Measure.POPULATION: re.compile(
+        rf"\b{_AMOUNT}(?:\s+\w+){{0,2}}?\s+(?:invånare|inhabitants|residents|personer|"
+        rf"people)\b|\b(?:befolkning|population)\w*\s+(?:\w+\s+){{0,3}}?{_AMOUNT}", _FLAGS),
+}
 _UPPER = "A-ZÅÄÖÉÜ"
 _WORD = rf"[{_UPPER}][a-zåäöéüß]+(?:-[{_UPPER}]?[a-zåäöéüß]+)?"
 _PERSON = re.compile(rf"\b{_WORD}(?:\s+(?:af|von|van|de)?\s*{_WORD})+")
@@ -96,9 +136,30 @@ def answer_kind(question: str) -> AnswerKind:
     return min(found)[2] if found else AnswerKind.OTHER
 
 
-def _candidates(kind: AnswerKind, sentence: str) -> list[tuple[int, int]]:
+@lru_cache(maxsize=1024)
+def measure(question: str) -> Measure | None:
+    """The measure a how-much question asks for, if its wording names one."""
+    if answer_kind(question) is not AnswerKind.NUMBER:
+        return None
+    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_MEASURE_CUES)
+             if (m := pattern.search(question))]
+    return min(found)[2] if found else None
+
+
+def _numbers(sentence: str, asked: Measure | None) -> list[tuple[int, int]]:
+    if asked is not None:
+        return [m.span() for m in _MEASURE_SPANS[asked].finditer(sentence)]
+    # without a unit, a date's day or year, or a number inside a path or address, counts nothing
+    dates = [m.span() for m in _DATE.finditer(sentence)]
+    return [(m.start(), m.end()) for m in _NUMBER.finditer(sentence)
+            if m.group(0) != m.group(1)
+            or not (any(a <= m.start() < b for a, b in dates)
+                    or "/" in sentence[max(m.start() - 1, 0):m.end() + 1])]
+
+
+def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[int, int]]:
     if kind is AnswerKind.NUMBER:
-        return [m.span() for m in _NUMBER.finditer(sentence)]
+        return _numbers(sentence, measure(question))
     if kind is AnswerKind.DATE:
         return [m.span() for m in _DATE.finditer(sentence)]
     pattern = _PERSON if kind is AnswerKind.PERSON else _PROPER
@@ -116,7 +177,7 @@ def answer_spans(question: str, sentence: str) -> list[tuple[int, int]]:
     asked_terms = set(terms(question))
     asked_numbers = set(re.findall(r"\d+", question))
     spans = []
-    for start, end in _candidates(kind, sentence):
+    for start, end in _candidates(question, kind, sentence):
         text = sentence[start:end].strip()
         if not text:
             continue

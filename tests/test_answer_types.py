@@ -3,7 +3,7 @@ quoted sentence, and how the terminal, the JSON and the UI's Markdown mark it.""
 
 import pytest
 
-from assistant.answer_types import AnswerKind, answer_kind, answer_spans, mark
+from assistant.answer_types import AnswerKind, Measure, answer_kind, answer_spans, mark, measure
 from assistant.records import Answer, Citation, Passage
 from assistant.render import answer_json, answer_markdown, answer_text, highlighted_passage
 
@@ -63,6 +63,41 @@ def test_what_only_repeats_the_question_is_not_the_answer():
     assert _marked("Var ligger Pirkkala?", "Pirkkala ligger nära Tammerfors i Finland.") == \
         ["Tammerfors", "Finland"]
     assert _marked("Vad gjorde Gladsaxe?", "Gladsaxe införde 12 jobbpakker.") == []
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("Hur stor budget hade projektet?", Measure.MONEY),
+    ("Vad kostar kursen?", Measure.MONEY),
+    ("Vad kostar det att bygga ut kursen?", Measure.MONEY),
+    ("Vad gjorde staden med budgeten?", None),  # not a how-much question
+    ("Hur mycket kostar ett månadskort?", Measure.MONEY),
+    ("How much is the housing allowance?", Measure.MONEY),
+    ("Hur hög är arbetslösheten bland invandrare?", Measure.PERCENT),
+    ("How large a share of the participants found work?", Measure.PERCENT),
+    ("Hur många invånare har Pirkkala?", Measure.POPULATION),
+    ("How many inhabitants does Ski have?", Measure.POPULATION),
+    ("Hur många deltagare var det?", None),
+])
+def test_the_measure_a_how_much_question_asks_for(question, asked):
+    assert measure(question) is asked
+
+
+def test_a_measured_question_is_answered_only_by_a_number_of_its_measure():
+    budget = "Hur stor budget hade projektet?"
+    assert _marked(budget, "Mötet hölls 3-4 april 2008 med 45 deltagare.") == []
+    assert _marked(budget, "Projektet fick 12 miljoner kronor, 4,5 mnkr från ESF och € 200 000.") \
+        == ["12 miljoner kronor", "4,5 mnkr", "€ 200 000"]
+    assert _marked("Hur hög är arbetslösheten?", "Av 2 000 sökande saknar 14,5 % arbete.") == \
+        ["14,5 %"]
+    assert _marked("How many inhabitants does Pirkkala have?",
+                   "Pirkkala har 15 639 invånare och ligger 12 km från Tammerfors.") == \
+        ["15 639 invånare"]
+
+
+def test_a_date_or_a_path_holds_no_count():
+    question = "How many refugees did the city receive?"
+    assert _marked(question, "Mötet 3-4 april 2008 (se /artiklar/2015/09/mote.md)") == []
+    assert _marked(question, "Staden tog emot 2000 personer år 2016.") == ["2000 personer"]
 
 
 def test_mark_wraps_each_span():
