@@ -60,8 +60,12 @@ class ExtractiveAnswerer:
         if best is None or best.probability < threshold:
             return Answer(question=question, text=ABSTAIN[language], abstained=True,
                           passages=passages, citations=[], language=language)
-        chosen = self._choose(candidates)
-        text = " ".join(f"{c.text} [{c.n}]" for c in chosen)
+        quoted = [(c.text, c.n) for c in self._choose(candidates)]
+        if self.settings.quote_following_sentence and best.following \
+                and not best.features["typed_answer"] \
+                and best.following not in {text for text, _ in quoted}:
+            quoted.insert(1, (best.following, best.n))
+        text = " ".join(f"{sentence} [{n}]" for sentence, n in quoted)
         citations = verify(text, passages, self.settings.min_citation_support)
         return Answer(question=question, text=text, abstained=False, passages=passages,
                       citations=citations, language=language)

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     llm_max_answer_tokens: int = Field(512, ge=32)
     llm_stream: bool = True
     max_answer_sentences: int = Field(3, ge=1, le=4)
+    # Reports often restate a question's subject in one sentence and answer it in the next
+    # ("… men har ibland inte nått ända fram. Målgruppen är svår …"): where the best sentence holds
+    # no answer of the kind asked for (or the question asks for a reason, a method, a list), the
+    # extractive answer also quotes the sentence after it (not counted in max_answer_sentences).
+    quote_following_sentence: bool = True
     # Abstention: the extractive answer is refused when the reader's best sentence probability
     # is below this; unset, the threshold calibrated with the reader model (README: the trade-off
     # between refused answerable and answered unanswerable questions).

@@ -88,6 +88,7 @@ class SentenceCandidate:
     n: int  # the passage's number in the answer, from 1
     text: str  # as the passage has it: what the answer quotes
     read_as: str  # what the features were read from: the text, OCR damage repaired
+    following: str = ""  # the passage's next sentence, as the passage has it ("" if a heading)
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -167,7 +168,10 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
             unique = set(words[i])
             typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, read[i]))
             neighbours = [lexical[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)]
-            out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], features={
+            following = (sentences[i + 1] if i + 1 < len(sentences) and len(words[i + 1]) >= 3
+                         else "")
+            out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], following=following,
+                                         features={
                 "lexical": lexical[i],
                 "passage_lexical": passage_lexical,
                 "context": max(neighbours, default=0.0),

@@ -108,3 +108,30 @@ def test_the_readers_confidence_decides_whether_to_answer(corpus_assistant):
     assert best >= answerer.model.min_confidence
     stricter = answerer.settings.model_copy(update={"min_reader_confidence": min(best + 0.01, 1)})
     assert type(answerer)(answerer.embedder, stricter).answer(*args).abstained
+
+
+def test_the_sentence_after_one_that_restates_the_question_is_quoted_too(corpus_assistant):
+    # the report restates what was asked in one sentence and answers it in the next
+    question = "Why did the selected projects sometimes not reach all the way?"
+    retrieval = corpus_assistant.retrieve(question)
+    args = (retrieval.question, retrieval.passages, retrieval.idf, retrieval.query_vector,
+            retrieval.dense_margin)
+    answerer = corpus_assistant.answerer
+    answer = answerer.answer(*args)
+    assert "inte nått ända fram. [1] Målgruppen är svår och tiden har varit för kort. [1]" \
+        in answer.text
+    assert all(c.supported for c in answer.citations)
+    alone = answerer.settings.model_copy(update={"quote_following_sentence": False})
+    assert "Målgruppen är svår" not in type(answerer)(answerer.embedder, alone).answer(*args).text
+
+
+def test_a_sentence_holding_the_asked_for_number_is_quoted_without_its_neighbour(
+        corpus_assistant):
+    retrieval = corpus_assistant.retrieve("Hur många invånare har Pirkkala?")
+    args = (retrieval.question, retrieval.passages, retrieval.idf, retrieval.query_vector,
+            retrieval.dense_margin)
+    answerer = corpus_assistant.answerer
+    answer = answerer.answer(*args)
+    assert answer.text.startswith("Pirkkala Pirkkala har 15 639 invånare")
+    alone = answerer.settings.model_copy(update={"quote_following_sentence": False})
+    assert type(answerer)(answerer.embedder, alone).answer(*args).text == answer.text
