@@ -149,12 +149,19 @@ def measure(question: str) -> Measure | None:
 def _numbers(sentence: str, asked: Measure | None) -> list[tuple[int, int]]:
     if asked is not None:
         return [m.span() for m in _MEASURE_SPANS[asked].finditer(sentence)]
-    # without a unit, a date's day or year, or a number inside a path or address, counts nothing
+    # without a unit, a date's day or year, or a number in a path, a statute's reference
+    # ("1960:729", "§ 9") or a clock time counts nothing
     dates = [m.span() for m in _DATE.finditer(sentence)]
     return [(m.start(), m.end()) for m in _NUMBER.finditer(sentence)
             if m.group(0) != m.group(1)
             or not (any(a <= m.start() < b for a, b in dates)
-                    or "/" in sentence[max(m.start() - 1, 0):m.end() + 1])]
+                    or _in_reference(sentence, m.start(), m.end()))]
+
+
+def _in_reference(sentence: str, start: int, end: int) -> bool:
+    before, after = sentence[max(start - 1, 0):start], sentence[end:end + 1]
+    return bool(before and before in "/:" or after and after in "/:"
+                or "§" in sentence[max(start - 2, 0):start])
 
 
 def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[int, int]]:

@@ -98,6 +98,8 @@ def test_a_date_or_a_path_holds_no_count():
     question = "How many refugees did the city receive?"
     assert _marked(question, "Mötet 3-4 april 2008 (se /artiklar/2015/09/mote.md)") == []
     assert _marked(question, "Staden tog emot 2000 personer år 2016.") == ["2000 personer"]
+    assert _marked(question, "Enligt lagen (1960:729) § 9 och kl. 10:30 gäller det.") == []
+    assert _marked(question, "Det kom 45 personer: 12 till Solna.") == ["45 personer", "12"]
 
 
 def test_mark_wraps_each_span():
