@@ -110,7 +110,8 @@ _MEASURE_CUES = [
 _SCALE = r"(?:tusen|miljoner|miljon|miljarder|miljard|thousand|million|millions|billion|mn|m)"
 _CURRENCY = (r"(?:kr|kronor|krona|sek|dkk|nok|eur|euro|euros|usd|dollar|dollars|pund|£|€|\$|"
              r"mkr|mnkr|tkr|msek)")
-_AMOUNT = r"\d+(?:[  .,]\d{3})*(?:[.,]\d+)?"
+# "150 (335) miljoner kronor": this year's amount, and last year's in brackets
+_AMOUNT = r"\d+(?:[  .,]\d{3})*(?:[.,]\d+)?(?:\s?\(\d+(?:[  .,]\d{3})*(?:[.,]\d+)?\))?"
 _MEASURE_SPANS = {
     Measure.MONEY: re.compile(
         rf"(?:(?:{_CURRENCY})\s?{_AMOUNT}(?:\s?{_SCALE}\b)?|\b{_AMOUNT}\s?(?:(?:{_SCALE}\s)?"

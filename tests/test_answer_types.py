@@ -87,6 +87,9 @@ def test_a_measured_question_is_answered_only_by_a_number_of_its_measure():
     assert _marked(budget, "Mötet hölls 3-4 april 2008 med 45 deltagare.") == []
     assert _marked(budget, "Projektet fick 12 miljoner kronor, 4,5 mnkr från ESF och € 200 000.") \
         == ["12 miljoner kronor", "4,5 mnkr", "€ 200 000"]
+    # this year's amount and last year's in brackets, as reports write them
+    assert _marked(budget, "Uppdrag 150 (335) miljoner kronor till 89 projekt") == \
+        ["150 (335) miljoner kronor"]
     assert _marked("Hur hög är arbetslösheten?", "Av 2 000 sökande saknar 14,5 % arbete.") == \
         ["14,5 %"]
     assert _marked("How many inhabitants does Pirkkala have?",
