@@ -26,7 +26,9 @@ class AnswerKind(str, Enum):
 
 
 _FLAGS = re.IGNORECASE
-_WHICH = r"(?:vilken|vilket|vilka|which|what)"
+# "vilken borgmästare", "which company", and "what is the capital of", "vad heter klubben"
+_WHICH = (r"(?:vilken|vilket|vilka|which|what|what (?:is|are|was|were) the(?: name of the)?"
+          r"(?: \w+)??|vad (?:är|var|heter|hette)(?: den| det)?)")
 # the noun a which-question asks about tells the kind: "vilken borgmästare", "which company"
 _PERSON_NOUNS = (
     "person|personer|ambassadör|ambassadören|borgmästare|borgmästaren|chef|chefen|ordförande|"
@@ -39,7 +41,8 @@ _PLACE_NOUNS = (
     "stad|städer|kommun|kommuner|ort|orter|plats|platser|land|länder|region|regioner|lokal|"
     "lokaler|hotell|byggnad|stadsdel|stadsdelar|län|city|cities|municipality|municipalities|"
     "town|towns|country|countries|place|places|regions|venue|venues|hotel|building|"
-    "district|districts|neighbourhood|neighborhood|county|room|hall")
+    "district|districts|neighbourhood|neighborhood|county|room|hall|huvudstad|huvudstaden|"
+    "capital")
 _ORGANISATION_NOUNS = (
     "organisation|organisationer|myndighet|myndigheter|förening|föreningar|aktör|aktörer|"
     "arbetsgivare|företag|fond|fonden|enhet|enheter|förvaltning|förvaltningar|avdelning|"
@@ -47,7 +50,8 @@ _ORGANISATION_NOUNS = (
     "organisations|organizations|agency|agencies|authority|authorities|"
     "association|associations|employer|employers|company|companies|firm|firms|fund|funds|"
     "unit|department|university|universities|college|colleges|party|parties|network|"
-    "networks|foundation|institute|institution|institutions")
+    "networks|foundation|institute|institution|institutions|klubb|klubben|idrottsförening|"
+    "club|clubs")
 # the kind whose cue comes first wins: "hur många år" asks for a number, "vilket år" for a
 # date, and "where do refugees who settle …" for a place; "när"/"when"/"who" ask only where
 # they open the question (inside it they join clauses: "what happens when …")

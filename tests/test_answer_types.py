@@ -30,6 +30,14 @@ from assistant.render import answer_json, answer_markdown, answer_text, highligh
     ("Which company runs the courses?", AnswerKind.ORGANISATION),
     ("Vilken fond betalar projektet?", AnswerKind.ORGANISATION),
     ("Vilket telefonnummer har samordnaren?", AnswerKind.NUMBER),
+    # "what is the …" and "vad heter …" ask about their noun as a which-question does
+    ("What is the capital of Finland?", AnswerKind.PLACE),
+    ("Vad är huvudstaden i Finland?", AnswerKind.PLACE),
+    ("What is the name of the football club?", AnswerKind.ORGANISATION),
+    ("Vad heter klubben som ordnar träningen?", AnswerKind.ORGANISATION),
+    ("What was the name of the mayor?", AnswerKind.PERSON),
+    ("What should cities do as employers?", AnswerKind.OTHER),
+    ("Vad är kommunens ansvar?", AnswerKind.OTHER),
     # the first cue wins; "när", "when" and "who" inside a question join clauses
     ("Where do families who arrive in spring move on to?", AnswerKind.PLACE),
     ("What help does a person who asks the municipality get?", AnswerKind.OTHER),
