@@ -97,6 +97,7 @@ class Measure(str, Enum):
     MONEY = "money"
     PERCENT = "percent"
     POPULATION = "population"
+    DURATION = "duration"
 
 
 _MEASURE_CUES = [
@@ -110,12 +111,18 @@ _MEASURE_CUES = [
         r"share|proportion|rate|unemployment|turnout)\b", _FLAGS)),
     (Measure.POPULATION, re.compile(
         r"\b(invånare|befolkning(en)?|inhabitants|population|residents)\b", _FLAGS)),
+    (Measure.DURATION, re.compile(
+        r"\b(hur länge|hur lång tid|how long|hur långa? (är|var|blir) (den |det )?"
+        r"\w*(tid|tiden|period|perioden))\b", _FLAGS)),
 ]
 _SCALE = r"(?:tusen|miljoner|miljon|miljarder|miljard|thousand|million|millions|billion|mn|m)"
 _CURRENCY = (r"(?:kr|kronor|krona|sek|dkk|nok|eur|euro|euros|usd|dollar|dollars|pund|£|€|\$|"
              r"mkr|mnkr|tkr|msek)")
 # "150 (335) miljoner kronor": this year's amount, and last year's in brackets
 _AMOUNT = r"\d+(?:[  .,]\d{3})*(?:[.,]\d+)?(?:\s?\(\d+(?:[  .,]\d{3})*(?:[.,]\d+)?\))?"
+_TIME_UNITS = (r"(?:år|åren|månad|månader|vecka|veckor|dag|dagar|timme|timmar|minuter|termin|"
+               r"terminer|läsår|year|years|month|months|week|weeks|day|days|hours|semesters?|"
+               r"terms?)")
 _MEASURE_SPANS = {
     Measure.MONEY: re.compile(
         rf"(?:(?:{_CURRENCY})\s?{_AMOUNT}(?:\s?{_SCALE}\b)?|\b{_AMOUNT}\s?(?:(?:{_SCALE}\s)?"
@@ -126,6 +133,10 @@ _MEASURE_SPANS = {
     Measure.POPULATION: re.compile(
         rf"\b{_AMOUNT}(?:\s+\w+){{0,2}}?\s+(?:invånare|inhabitants|residents|personer|"
         rf"people)\b|\b(?:befolkning|population)\w*\s+(?:\w+\s+){{0,3}}?{_AMOUNT}", _FLAGS),
+    # "två terminer", "ett år", "en treårsperiod", "ettårig"
+    Measure.DURATION: re.compile(
+        rf"\b(?:{_AMOUNT}|{_NUMBER_WORDS}|ett|en|ena)(?:[-–](?:{_AMOUNT}))?\s?(?:{_TIME_UNITS}\b|"
+        rf"-?(?:årig|åriga|årigt|års|årsperiod|veckors|månaders|dagars|timmars)\w*)", _FLAGS),
 }
 _UPPER = "A-ZÅÄÖÉÜ"
 _WORD = rf"[{_UPPER}][a-zåäöéüß]+(?:-[{_UPPER}]?[a-zåäöéüß]+)?"

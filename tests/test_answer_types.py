@@ -85,6 +85,10 @@ def test_what_only_repeats_the_question_is_not_the_answer():
     ("Hur många invånare har Pirkkala?", Measure.POPULATION),
     ("How many inhabitants does Ski have?", Measure.POPULATION),
     ("Hur många deltagare var det?", None),
+    ("Hur länge ska mentorn stödja deltagaren?", Measure.DURATION),
+    ("Hur lång är väntetiden till SFI?", Measure.DURATION),
+    ("How long does the programme last?", Measure.DURATION),
+    ("Hur många arbetar deltid?", None),
 ])
 def test_the_measure_a_how_much_question_asks_for(question, asked):
     assert measure(question) is asked
@@ -103,6 +107,14 @@ def test_a_measured_question_is_answered_only_by_a_number_of_its_measure():
     assert _marked("How many inhabitants does Pirkkala have?",
                    "Pirkkala har 15 639 invånare och ligger 12 km från Tammerfors.") == \
         ["15 639 invånare"]
+
+
+def test_a_how_long_question_is_answered_by_a_duration():
+    question = "Hur länge pågår utbildningen?"
+    assert _marked(question, "Utbildningen är ettårig och ges vid 14 tillfällen.") == ["ettårig"]
+    assert _marked(question, "Den ges under två terminer, i en treårsperiod.") == \
+        ["två terminer", "treårsperiod"]
+    assert _marked(question, "Staden tar emot 50-70 flyktingar/år.") == []
 
 
 def test_a_date_or_a_path_holds_no_count():
