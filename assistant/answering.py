@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 
+from .answer_types import AnswerKind, answer_kind
 from .citations import verify
 from .config import Settings
 from .embeddings import Embedder
@@ -26,6 +27,19 @@ ABSTAIN = {
 SENTENCE_CACHE = 20_000
 QUESTION_CACHE = 1_000
 EMBEDDED_WORDS = 48  # of a sentence, for its vectors
+
+
+# kinds whose answers the patterns find reliably (unlike names, which any capitalised words
+# look like): a question asking for one is answered only if a sentence holding one is likely
+STRICT_KINDS = frozenset({AnswerKind.NUMBER, AnswerKind.DATE})
+
+
+def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
+    """The reader's confidence that the sentences answer `question`: the best probability, among
+    the sentences holding a number or date where the question asks for one."""
+    if answer_kind(question) in STRICT_KINDS:
+        candidates = [c for c in candidates if c.features["typed_answer"]]
+    return max((c.probability for c in candidates), default=0.0)
 
 
 class ExtractiveAnswerer:
@@ -57,7 +71,7 @@ class ExtractiveAnswerer:
         threshold = self.settings.min_reader_confidence
         if threshold is None:
             threshold = self.model.min_confidence
-        if best is None or best.probability < threshold:
+        if best is None or confidence(question, candidates) < threshold:
             return Answer(question=question, text=ABSTAIN[language], abstained=True,
                           passages=passages, citations=[], language=language)
         quoted = [(c.text, c.n) for c in self._choose(candidates)]

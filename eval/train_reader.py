@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from assistant.answering import confidence  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.evaluate import (half, holds_distractors, keywords_met, load_questions,  # noqa: E402
                                 normalise)
@@ -134,8 +135,7 @@ def main() -> None:
     best, quote_choices = [], {}
     for d in data:
         model.score(d["candidates"])
-        top = max((c.probability for c in d["candidates"]), default=0.0)
-        best.append((top, d["answerable"]))
+        best.append((confidence(d["question"].question, d["candidates"]), d["answerable"]))
     threshold = choose_threshold(best, args.max_refused)
     for share in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
         right = 0
@@ -144,7 +144,7 @@ def main() -> None:
             if not d["answerable"] or not candidates:
                 continue
             ranked = sorted(zip(candidates, d["labels"]), key=lambda t: -t[0].probability)
-            if ranked[0][0].probability < threshold:
+            if confidence(q.question, candidates) < threshold:
                 continue
             chosen = [t for t in ranked[:assistant.settings.max_answer_sentences]
                       if t[0].probability >= share * ranked[0][0].probability]

@@ -135,3 +135,20 @@ def test_a_sentence_holding_the_asked_for_number_is_quoted_without_its_neighbour
     assert answer.text.startswith("Pirkkala Pirkkala har 15 639 invånare")
     alone = answerer.settings.model_copy(update={"quote_following_sentence": False})
     assert type(answerer)(answerer.embedder, alone).answer(*args).text == answer.text
+
+
+def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_holding_one():
+    from assistant.answering import confidence
+    from assistant.reader import SentenceCandidate
+
+    def sentence(text, probability, typed):
+        return SentenceCandidate(n=1, text=text, read_as=text, probability=probability,
+                                 features={"typed_answer": float(typed)})
+
+    restating = sentence("Open Lab är stadens samverkansprojekt.", 0.9, typed=False)
+    dated = sentence("Open Lab startade 2012.", 0.4, typed=True)
+    assert confidence("Vilket år startade Open Lab?", [restating, dated]) == 0.4
+    assert confidence("Vilket år startade Open Lab?", [restating]) == 0.0
+    # names are found less reliably: any sentence may answer who, where or what
+    assert confidence("Vad är Open Lab?", [restating, dated]) == 0.9
+    assert confidence("Vem leder Open Lab?", [restating, dated]) == 0.9
