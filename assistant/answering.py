@@ -30,15 +30,19 @@ EMBEDDED_WORDS = 48  # of a sentence, for its vectors
 
 
 # kinds whose answers the patterns find reliably (unlike names, which any capitalised words
-# look like): a question asking for one is answered only if a sentence holding one is likely
+# look like): a question asking for one is answered only if a sentence holding one is likely,
+# in a passage that names what the question names (the inhabitants of Malmö are not those of
+# the town a passage is about)
 STRICT_KINDS = frozenset({AnswerKind.NUMBER, AnswerKind.DATE})
 
 
 def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
-    """The reader's confidence that the sentences answer `question`: the best probability, among
-    the sentences holding a number or date where the question asks for one."""
+    """The reader's confidence that the sentences answer `question`: the best probability; where
+    the question asks for a number or a date, among the sentences holding one whose passage holds
+    every name the question mentions."""
     if answer_kind(question) in STRICT_KINDS:
-        candidates = [c for c in candidates if c.features["typed_answer"]]
+        candidates = [c for c in candidates
+                      if c.features["typed_answer"] and not c.features["missing_names"]]
     return max((c.probability for c in candidates), default=0.0)
 
 
