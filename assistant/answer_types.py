@@ -85,10 +85,15 @@ _UNITS = ("%|procent|kr|kronor|miljoner|miljarder|personer|deltagare|stycken|st|
 _NUMBER = re.compile(
     rf"(\b\d+(?:[  .,]\d{{3}})*(?:[.,]\d+)?|\b(?:{_NUMBER_WORDS})\b)(?:\s?(?:{_UNITS})\b|%)?",
     _FLAGS)
+_WEEKDAYS = ("måndag|tisdag|onsdag|torsdag|fredag|lördag|söndag|monday|tuesday|wednesday|"
+             "thursday|friday|saturday|sunday")
+# a date, a year, a season of a year, a weekday ("varje onsdag", "torsdagskvällarna") or a
+# clock time ("kl 8-10", "12.45", "10:30")
 _DATE = re.compile(
     rf"\b(\d{{4}}-\d{{2}}-\d{{2}}|(\d{{1,2}}([-–]\d{{1,2}})?\s+)?({_MONTHS})(\s+\d{{4}})?|"
-    rf"(våren|hösten|"
-    rf"sommaren|vintern|spring|autumn|summer|winter)\s+\d{{4}}|1[89]\d\d|20\d\d)\b", _FLAGS)
+    rf"(våren|hösten|sommaren|vintern|spring|autumn|summer|winter)\s+\d{{4}}|1[89]\d\d|20\d\d|"
+    rf"(?:{_WEEKDAYS})\w*|(?:kl\.?|klockan)\s*\d{{1,2}}(?:[.:]\d{{2}})?(?:\s?[-–]\s?\d{{1,2}}"
+    rf"(?:[.:]\d{{2}})?)?|[012]?\d[.:][0-5]\d)\b", _FLAGS)
 
 
 class Measure(str, Enum):

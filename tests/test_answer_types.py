@@ -65,6 +65,14 @@ def test_the_asked_for_number_date_and_name_are_found():
         ["Toronto", "Ottawa"]
 
 
+def test_a_weekday_or_a_clock_time_answers_when():
+    question = "När erbjuds samhällsorientering på dari?"
+    assert _marked(question, "Den erbjuds varje onsdag, kl 18-20.") == ["onsdag", "kl 18-20"]
+    assert _marked(question, "Träningen hålls på torsdagskvällarna.") == ["torsdagskvällarna"]
+    assert _marked("What time does the flight leave?", "Avresa 12.45 från Arlanda.") == ["12.45"]
+    assert _marked("Hur många deltog?", "Mötet kl 10.30 hade 45 deltagare.") == ["45 deltagare"]
+
+
 def test_what_only_repeats_the_question_is_not_the_answer():
     sentence = "År 2008 deltog 45 personer i Pirkkala."
     assert _marked("Hur många deltog i Pirkkala 2008?", sentence) == ["45 personer"]
