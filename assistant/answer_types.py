@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from functools import lru_cache
+from typing import TypeVar
 
 from .text import terms
 
@@ -26,6 +27,7 @@ class AnswerKind(str, Enum):
 
 
 _FLAGS = re.IGNORECASE
+Kind = TypeVar("Kind")
 # "vilken borgmästare", "which company", and "what is the capital of", "vad heter klubben"
 _WHICH = (r"(?:vilken|vilket|vilka|which|what|what (?:is|are|was|were) the(?: name of the)?"
           r"(?: \w+)??|vad (?:är|var|heter|hette)(?: den| det)?)")
@@ -149,12 +151,17 @@ _PERSON = re.compile(rf"\b{_WORD}(?:\s+(?:af|von|van|de)?\s*{_WORD})+")
 _PROPER = re.compile(rf"\b(?:{_WORD}|[{_UPPER}]{{2,}}[a-zåäö]*)(?:\s+(?:{_WORD}|[{_UPPER}]{{2,}}))*")
 
 
+def _first_cue(cues: list[tuple[Kind, re.Pattern]], question: str) -> Kind | None:
+    """The kind whose cue stands first in the question (the earlier listed one at a tie)."""
+    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(cues)
+             if (m := pattern.search(question))]
+    return min(found)[2] if found else None
+
+
 # the reader asks once for every sentence it reads, with the same question
 @lru_cache(maxsize=1024)
 def answer_kind(question: str) -> AnswerKind:
-    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_QUESTION_KINDS)
-             if (m := pattern.search(question))]
-    return min(found)[2] if found else AnswerKind.OTHER
+    return _first_cue(_QUESTION_KINDS, question) or AnswerKind.OTHER
 
 
 @lru_cache(maxsize=1024)
@@ -162,9 +169,7 @@ def measure(question: str) -> Measure | None:
     """The measure a how-much question asks for, if its wording names one."""
     if answer_kind(question) is not AnswerKind.NUMBER:
         return None
-    found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(_MEASURE_CUES)
-             if (m := pattern.search(question))]
-    return min(found)[2] if found else None
+    return _first_cue(_MEASURE_CUES, question)
 
 
 def _numbers(sentence: str, asked: Measure | None) -> list[tuple[int, int]]:
