@@ -31,18 +31,17 @@ EMBEDDED_WORDS = 48  # of a sentence, for its vectors
 
 # kinds whose answers the patterns find reliably (unlike names, which any capitalised words
 # look like): a question asking for one is answered only if a sentence holding one is likely,
-# in a passage that names what the question names (the inhabitants of Malmö are not those of
-# the town a passage is about)
+# and names what the question names, or stands near where that is named (the inhabitants of
+# Pirkkala are not those of Ski, named elsewhere in the same passage)
 STRICT_KINDS = frozenset({AnswerKind.NUMBER, AnswerKind.DATE})
 
 
 def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
     """The reader's confidence that the sentences answer `question`: the best probability; where
-    the question asks for a number or a date, among the sentences holding one whose passage holds
-    every name the question mentions."""
+    the question asks for a number or a date, among the sentences holding one near every name the
+    question mentions (`SentenceCandidate.names_nearby`)."""
     if answer_kind(question) in STRICT_KINDS:
-        candidates = [c for c in candidates
-                      if c.features["typed_answer"] and not c.features["missing_names"]]
+        candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
     return max((c.probability for c in candidates), default=0.0)
 
 

@@ -89,6 +89,9 @@ class SentenceCandidate:
     text: str  # as the passage has it: what the answer quotes
     read_as: str  # what the features were read from: the text, OCR damage repaired
     following: str = ""  # the passage's next sentence, as the passage has it ("" if a heading)
+    # the sentence, the two before it, the one after it and the section's heading hold every
+    # name the question mentions
+    names_nearby: bool = True
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -170,9 +173,11 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
             unique = set(words[i])
             typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, read[i]))
             neighbours = [lexical[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)]
+            nearby = set(terms(" ".join([*read[max(i - 2, 0):i + 2], passage.section or ""])))
             following = (sentences[i + 1] if i + 1 < len(sentences) and len(words[i + 1]) >= 3
                          else "")
             out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], following=following,
+                                         names_nearby=all(name <= nearby for name in names),
                                          features={
                 "lexical": lexical[i],
                 "passage_lexical": passage_lexical,

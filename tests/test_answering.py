@@ -141,17 +141,17 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     from assistant.answering import confidence
     from assistant.reader import SentenceCandidate
 
-    def sentence(text, probability, typed, names_missing=0.0):
+    def sentence(text, probability, typed, names_nearby=True):
         return SentenceCandidate(n=1, text=text, read_as=text, probability=probability,
-                                 features={"typed_answer": float(typed),
-                                           "missing_names": names_missing})
+                                 names_nearby=names_nearby,
+                                 features={"typed_answer": float(typed)})
 
     restating = sentence("Open Lab är stadens samverkansprojekt.", 0.9, typed=False)
     dated = sentence("Open Lab startade 2012.", 0.4, typed=True)
     assert confidence("Vilket år startade Open Lab?", [restating, dated]) == 0.4
     assert confidence("Vilket år startade Open Lab?", [restating]) == 0.0
     # a year in a passage about something else
-    elsewhere = sentence("Projektet startade 2009.", 0.8, typed=True, names_missing=1.0)
+    elsewhere = sentence("Projektet startade 2009.", 0.8, typed=True, names_nearby=False)
     assert confidence("Vilket år startade Open Lab?", [elsewhere, dated]) == 0.4
     # names are found less reliably: any sentence may answer who, where or what
     assert confidence("Vad är Open Lab?", [restating, dated]) == 0.9

@@ -94,3 +94,13 @@ def test_train_reader_refuses_a_bad_model_file_before_asking_anything(tmp_path, 
         train_reader.main()
     assert "not a valid reader model" in capsys.readouterr().err
     assert bad.read_text("utf-8") == '{"weights": {}}'
+
+
+def test_a_sentence_knows_whether_the_names_asked_about_stand_near_it():
+    text = ("Ski Ski kommune har många flyktingar. Det är en stor förändring på gång. "
+            "Pirkkala Pirkkala har 15 639 invånare. Kommunen växer snabbt.")
+    found = sentence_candidates("Hur många invånare har Ski?", [passage(text)], {}, "sv",
+                                DenseMargin())
+    nearby = {c.text: c.names_nearby for c in found}
+    assert nearby["Det är en stor förändring på gång."]  # Ski is named just before it
+    assert not nearby["Kommunen växer snabbt."]  # three sentences after Ski, about Pirkkala
