@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .text import detect_language, stopword_keys, terms, normalise_word
+from .text import detect_language, is_stopword, normalise_word, terms
 
 MAX_HISTORY_TURNS = 50
 MAX_HISTORY_BYTES = 1_000_000
@@ -140,7 +140,7 @@ def _is_name(token: _Token) -> bool:
     word = token.lower
     if word in _WH or word in _AUXILIARIES or word in _REFERRING or word == "i":
         return False
-    if normalise_word(word) in stopword_keys():
+    if is_stopword(word):
         return False
     return token.text[0].isupper()
 
@@ -273,7 +273,7 @@ def _resolve_reference(question: str, previous: Turn) -> str:
 
 
 def _is_noun_like(token: _Token) -> bool:
-    return token.lower not in _AUXILIARIES and normalise_word(token.lower) not in stopword_keys()
+    return token.lower not in _AUXILIARIES and not is_stopword(token.lower)
 
 
 def rewrite_followup(question: str, history: list[Turn]) -> str:

@@ -19,7 +19,7 @@ from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_SWEDISH
 from .ocr_repair import REPAIR_ID, for_search
 
 # Recorded in the index manifest: a change to how terms are normalised needs a BM25 rebuild.
-ANALYZER = "sv-snowball-ocrfold-title-hyphenparts-3;" + REPAIR_ID
+ANALYZER = "sv-snowball-ocrfold-title-hyphenparts-shortstops-4;" + REPAIR_ID
 
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _DIGIT_IN_WORD = str.maketrans({"1": "i", "6": "ö", "0": "o"})
@@ -58,15 +58,29 @@ def normalise_word(word: str) -> str:
     return _stemmer.stemWord(word).translate(_FOLD)
 
 
+def _spelled(word: str) -> str:
+    """A word as BM25 compares it, but not stemmed: OCR look-alikes mapped back, å/ä/ö folded."""
+    return _repair(word.replace("-", "")).translate(_FOLD)
+
+
 @lru_cache(maxsize=1)
-def stopword_keys() -> frozenset[str]:
+def _stopwords() -> tuple[frozenset[str], frozenset[str]]:
     raw = set(STOPWORDS_SWEDISH) | set(STOPWORDS_EN) | EXTRA_STOPWORDS
-    return frozenset(normalise_word(w) for w in raw)
+    # the stem of a short stopword is the stem of content words too (mot: möte, man: månad,
+    # var: våren, att: åtta), so short ones count only as spelled; longer ones also by their
+    # stem, which takes their inflections (gäller: gälla, görs: göra)
+    return (frozenset(_spelled(w) for w in raw),
+            frozenset(normalise_word(w) for w in raw if len(w) >= 4))
+
+
+@lru_cache(maxsize=200_000)
+def is_stopword(word: str) -> bool:
+    spelled, stems = _stopwords()
+    return _spelled(word) in spelled or normalise_word(word) in stems
 
 
 def terms(text: str) -> list[str]:
     """Normalised content terms: no stopwords, no one-letter tokens."""
-    stops = stopword_keys()
     out = []
     for word in words(text):
         if len(word) < 2:
@@ -76,7 +90,7 @@ def terms(text: str) -> list[str]:
         parts = word.split("-")
         for part in [word] + parts if len(parts) > 1 else [word]:
             key = normalise_word(part)
-            if len(key) >= 2 and key not in stops:
+            if len(key) >= 2 and not is_stopword(part):
                 out.append(key)
     return out
 

@@ -14,6 +14,15 @@ def test_terms_drop_stopwords_in_both_languages():
     assert terms("What did Gladsaxe do with the jobbpakker?") == terms("Vad gjorde Gladsaxe med jobbpakker?")
 
 
+def test_a_content_word_whose_stem_is_a_short_stopwords_is_kept():
+    # möte, månad and åtta stem to mot, man and att; the stopwords themselves still go
+    assert terms("mötet varje månad med åtta deltagare") == [
+        normalise_word(w) for w in ("mötet", "månad", "åtta", "deltagare")]
+    assert terms("mot man att för som") == []
+    # a longer stopword's inflections go with it (sägs: säger, görs: gör)
+    assert terms("hon säger att de gör det") == []
+
+
 def test_hyphenated_compound_counts_whole_and_as_parts():
     found = terms("Vilka städer var med i DIVE-projektet?")
     assert normalise_word("dive") in found
