@@ -164,6 +164,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
         sentences = [" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)]
         read = [repair_words(s) if damaged else s for s in sentences]
         words = [terms(s) for s in read]
+        section_terms = set(terms(passage.section or ""))
         lexical = [weighted_coverage(question_terms, set(w), weights) for w in words]
         for i, sentence in enumerate(sentences):
             key = sentence.lower()
@@ -173,7 +174,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
             unique = set(words[i])
             typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, read[i]))
             neighbours = [lexical[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)]
-            nearby = set(terms(" ".join([*read[max(i - 2, 0):i + 2], passage.section or ""])))
+            nearby = section_terms.union(*words[max(i - 2, 0):i + 2])
             following = (sentences[i + 1] if i + 1 < len(sentences) and len(words[i + 1]) >= 3
                          else "")
             out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], following=following,
