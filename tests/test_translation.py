@@ -31,6 +31,12 @@ def test_entries_are_read_as_folkets_lexikon_writes_them():
     assert lexicon.swedish_for("committee") == ()
 
 
+def test_only_a_headwords_first_senses_point_at_it():
+    lexicon = Lexicon.from_entries([("samhälle", "community, place, society, village")])
+    assert lexicon.swedish_for("society") == ("samhälle",)
+    assert lexicon.swedish_for("village") == ()  # its fourth sense
+
+
 def test_the_most_common_translations_the_index_holds_are_kept():
     lexicon = Lexicon.from_entries([("hotell", "hotel"), ("värdshus", "hotel; inn"),
                                     ("gästgiveri", "hotel"), ("pensionat", "hotel")])
