@@ -37,9 +37,12 @@ STRICT_KINDS = frozenset({AnswerKind.NUMBER, AnswerKind.DATE})
 
 
 def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
-    """The reader's confidence that the sentences answer `question`: the best probability; where
-    the question asks for a number or a date, among the sentences holding one near every name the
-    question mentions (`SentenceCandidate.names_nearby`)."""
+    """The reader's confidence that the sentences answer `question`: the best probability among
+    the sentences whose passage holds every number the question mentions (a question about 2018
+    is not answered from a passage about 2014); where the question asks for a number or a date,
+    among those holding one near every name the question mentions
+    (`SentenceCandidate.names_nearby`)."""
+    candidates = [c for c in candidates if not c.features["missing_numbers"]]
     if answer_kind(question) in STRICT_KINDS:
         candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
     return max((c.probability for c in candidates), default=0.0)

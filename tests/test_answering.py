@@ -141,10 +141,11 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     from assistant.answering import confidence
     from assistant.reader import SentenceCandidate
 
-    def sentence(text, probability, typed, names_nearby=True):
+    def sentence(text, probability, typed, names_nearby=True, numbers_missing=0.0):
         return SentenceCandidate(n=1, text=text, read_as=text, probability=probability,
                                  names_nearby=names_nearby,
-                                 features={"typed_answer": float(typed)})
+                                 features={"typed_answer": float(typed),
+                                           "missing_numbers": numbers_missing})
 
     restating = sentence("Open Lab är stadens samverkansprojekt.", 0.9, typed=False)
     dated = sentence("Open Lab startade 2012.", 0.4, typed=True)
@@ -156,3 +157,6 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     # names are found less reliably: any sentence may answer who, where or what
     assert confidence("Vad är Open Lab?", [restating, dated]) == 0.9
     assert confidence("Vem leder Open Lab?", [restating, dated]) == 0.9
+    # a question naming a year is not answered from a passage without it, whatever it asks
+    other_year = sentence("Open Lab leddes 2014 av staden.", 0.9, typed=True, numbers_missing=1.0)
+    assert confidence("Vem ledde Open Lab 2018?", [other_year]) == 0.0
