@@ -40,3 +40,16 @@ def test_bad_rerank_values_are_named(tmp_path, monkeypatch):
     message = str(err.value)
     assert str(config) in message
     assert all(name in message for name in ("latent_weight", "rerank_candidates", "latent_rerank"))
+
+
+def test_bad_translation_and_quoting_values_are_named(tmp_path, monkeypatch):
+    config = tmp_path / "assistant.toml"
+    config.write_text('translations_per_word = 0\ntranslate_english = "maybe"\n'
+                      'quote_following_sentence = "often"\n', "utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert str(config) in message
+    assert all(name in message for name in
+               ("translations_per_word", "translate_english", "quote_following_sentence"))
