@@ -54,6 +54,19 @@ _ORGANISATION_NOUNS = (
     "unit|department|university|universities|college|colleges|party|parties|network|"
     "networks|foundation|institute|institution|institutions|klubb|klubben|idrottsförening|"
     "club|clubs")
+# nouns naming a role or a venue: where a document answers who holds one or where it is, it
+# names the role beside the name ("borgmästare Boris Johnson", "Hotel Russell"), unlike a
+# generic noun ("vilken stad", "which person") whose answer stands alone
+_ROLE_NOUNS = (
+    "ambassadör|ambassadören|borgmästare|borgmästaren|chef|chefen|ordförande|ordföranden|"
+    "minister|ministern|kontaktperson|kontaktpersonen|handläggare|samordnare|rektor|rektorn|"
+    "direktör|direktören|generaldirektör|kommunalråd|borgarråd|grundare|mayor|ambassador|"
+    "head|chair|chairman|chairperson|director|founder|coordinator|commissioner|"
+    "lokal|lokalen|hotell|hotellet|byggnad|huvudstad|huvudstaden|hotel|building|venue|room|"
+    "hall|capital")
+_ROLE = re.compile(
+    rf"\b(?:{_WHICH}|(?:who|what) (?:is|was|are|were) the|vem är|vem var|vem blir)\s+"
+    rf"({_ROLE_NOUNS})\b", re.IGNORECASE)
 # the kind whose cue comes first wins: "hur många år" asks for a number, "vilket år" for a
 # date, and "where do refugees who settle …" for a place; "när"/"when"/"who" ask only where
 # they open the question (inside it they join clauses: "what happens when …")
@@ -162,6 +175,13 @@ def _first_cue(cues: list[tuple[Kind, re.Pattern]], question: str) -> Kind | Non
 @lru_cache(maxsize=1024)
 def answer_kind(question: str) -> AnswerKind:
     return _first_cue(_QUESTION_KINDS, question) or AnswerKind.OTHER
+
+
+@lru_cache(maxsize=1024)
+def asked_role(question: str) -> str | None:
+    """The role or venue noun a question asks about ("Who is the mayor of …" → "mayor")."""
+    match = _ROLE.search(question)
+    return match.group(1).lower() if match else None
 
 
 @lru_cache(maxsize=1024)

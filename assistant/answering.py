@@ -42,7 +42,7 @@ def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
     is not answered from a passage about 2014); where the question asks for a number or a date,
     among those holding one near every name the question mentions
     (`SentenceCandidate.names_nearby`)."""
-    candidates = [c for c in candidates if not c.features["missing_numbers"]]
+    candidates = [c for c in candidates if not c.features["missing_numbers"] and c.role_named]
     if answer_kind(question) in STRICT_KINDS:
         candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
     return max((c.probability for c in candidates), default=0.0)

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import AnswerKind, answer_kind, answer_spans
+from .answer_types import AnswerKind, answer_kind, answer_spans, asked_role
 from .citations import term_support
 from .ocr_repair import repair_words, shows_damage
 from .records import DenseMargin, Passage
 from .text import sentence_spans, terms
+from .translation import default_lexicon
 
 MODEL_PATH = Path(__file__).with_name("reader_model.json")
 TITLE_TERM_WEIGHT = 0.3  # words shared with a document's title pick the document, not the sentence
@@ -72,6 +73,25 @@ def question_names(question: str) -> list[set[str]]:
     return [t for t in found if t]
 
 
+def role_forms(question: str, language: str) -> set[str]:
+    """The terms that name the role or venue `question` asks about, its Swedish translations
+    for an English question; empty where it asks about none."""
+    role = asked_role(question)
+    if role is None:
+        return set()
+    forms = set(terms(role))
+    if language == "en":
+        forms.update(t for swedish in default_lexicon().swedish_for(role) for t in terms(swedish))
+    return forms
+
+
+def names_role(forms: set[str], text_terms: set[str]) -> bool:
+    """Whether a text's terms hold one of `forms`, also as the last part of a compound
+    ("avdelningschef" names a "chef")."""
+    return any(t in forms or any(len(f) >= 4 and t.endswith(f) for f in forms)
+               for t in text_terms)
+
+
 def weighted_coverage(question_terms: list[str], text_terms: set[str],
                       idf: dict[str, float]) -> float:
     """IDF-weighted share of the question's terms that a text contains."""
@@ -92,6 +112,8 @@ class SentenceCandidate:
     # the sentence, the two before it, the one after it and the section's heading hold every
     # name the question mentions
     names_nearby: bool = True
+    # the passage names the role or venue the question asks about (`asked_role`), if any
+    role_named: bool = True
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -149,6 +171,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
     kind = answer_kind(question)
     names = question_names(question)
     numbers = set(_DIGITS.findall(question))
+    roles = role_forms(question, language)
     seen: set[str] = set()
     out: list[SentenceCandidate] = []
     for n, passage in enumerate(passages, start=1):
@@ -161,6 +184,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
         missing_names = (sum(1 for name in names if not name <= passage_terms) / len(names)
                          if names else 0.0)
         missing_numbers = float(bool(numbers - set(_DIGITS.findall(passage.text))))
+        role_named = not roles or names_role(roles, passage_terms)
         sentences = [" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)]
         read = [repair_words(s) if damaged else s for s in sentences]
         words = [terms(s) for s in read]
@@ -179,6 +203,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
                          else "")
             out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], following=following,
                                          names_nearby=all(name <= nearby for name in names),
+                                         role_named=role_named,
                                          features={
                 "lexical": lexical[i],
                 "passage_lexical": passage_lexical,

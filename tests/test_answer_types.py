@@ -3,7 +3,8 @@ quoted sentence, and how the terminal, the JSON and the UI's Markdown mark it.""
 
 import pytest
 
-from assistant.answer_types import AnswerKind, Measure, answer_kind, answer_spans, mark, measure
+from assistant.answer_types import (AnswerKind, Measure, answer_kind, answer_spans, asked_role,
+                                    mark, measure)
 from assistant.records import Answer, Citation, Passage
 from assistant.render import answer_json, answer_markdown, answer_text, highlighted_passage
 
@@ -165,3 +166,17 @@ def test_the_pipeline_marks_the_answer_in_its_quotes(corpus_assistant):
     answer = corpus_assistant.ask("Hur många jobbpakker arbetar Jobbcenter i Gladsaxe med?")
     marked = [a["text"] for c in answer_json(answer)["citations"] for a in c["answer_in_quote"]]
     assert any("12" in m for m in marked), answer.text
+
+
+@pytest.mark.parametrize("question, role", [
+    ("Who is the mayor of Gladsaxe?", "mayor"),
+    ("På vilket hotell bor delegationen i London?", "hotell"),
+    ("Vilken ambassadör medverkar på seminariet?", "ambassadör"),
+    ("Vem är kontaktperson för resan?", "kontaktperson"),
+    ("What is the capital of Australia?", "capital"),
+    ("Vilken stad besöktes först?", None),  # a city is named alone, not as "staden Toronto"
+    ("Which company does the contact person work for?", None),
+    ("Vem leder Open Lab?", None),
+])
+def test_the_role_or_venue_a_question_asks_about(question, role):
+    assert asked_role(question) == role

@@ -160,3 +160,7 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     # a question naming a year is not answered from a passage without it, whatever it asks
     other_year = sentence("Open Lab leddes 2014 av staden.", 0.9, typed=True, numbers_missing=1.0)
     assert confidence("Vem ledde Open Lab 2018?", [other_year]) == 0.0
+    # nor one asking who holds a role, or where a venue is, from a passage not naming it
+    unnamed_role = sentence("Open Lab leds av Eva Berg.", 0.9, typed=True)
+    unnamed_role.role_named = False
+    assert confidence("Vem är ordförande för Open Lab?", [unnamed_role, dated]) == 0.4

@@ -104,3 +104,21 @@ def test_a_sentence_knows_whether_the_names_asked_about_stand_near_it():
     nearby = {c.text: c.names_nearby for c in found}
     assert nearby["Det är en stor förändring på gång."]  # Ski is named just before it
     assert not nearby["Kommunen växer snabbt."]  # three sentences after Ski, about Pirkkala
+
+
+def test_a_sentence_knows_whether_its_passage_names_the_role_asked_about():
+    mayor = passage("Mötet öppnades av borgmästaren Karin Holst. Hon talade om jobbpakker.", 0)
+    other = passage("Gladsaxe är en av sex modellkommuner. Ebbe Holm leder arbetet där.", 1)
+    for question, language in [("Vem är borgmästare i Gladsaxe?", "sv"),
+                               ("Who is the mayor of Gladsaxe?", "en")]:
+        found = sentence_candidates(question, [mayor, other], {}, language, DenseMargin())
+        named = {c.text: c.role_named for c in found}
+        assert named["Mötet öppnades av borgmästaren Karin Holst."]
+        assert not named["Ebbe Holm leder arbetet där."]
+    # a compound names its last part; a question about no role passes every sentence
+    head = passage("Förslaget undertecknades av avdelningschef Eva Jurdell i Stockholm.")
+    found = sentence_candidates("Who is the head of department on the proposal?", [head], {},
+                                "en", DenseMargin())
+    assert all(c.role_named for c in found)
+    found = sentence_candidates("Vem leder arbetet i Gladsaxe?", [other], {}, "sv", DenseMargin())
+    assert all(c.role_named for c in found)
