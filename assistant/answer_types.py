@@ -57,16 +57,29 @@ _ORGANISATION_NOUNS = (
 # nouns naming a role or a venue: where a document answers who holds one or where it is, it
 # names the role beside the name ("borgmästare Boris Johnson", "Hotel Russell"), unlike a
 # generic noun ("vilken stad", "which person") whose answer stands alone
-_ROLE_NOUNS = (
-    "ambassadör|ambassadören|borgmästare|borgmästaren|chef|chefen|ordförande|ordföranden|"
-    "minister|ministern|kontaktperson|kontaktpersonen|handläggare|samordnare|rektor|rektorn|"
-    "direktör|direktören|generaldirektör|kommunalråd|borgarråd|grundare|mayor|ambassador|"
-    "head|chair|chairman|chairperson|director|founder|coordinator|commissioner|"
-    "lokal|lokalen|hotell|hotellet|byggnad|huvudstad|huvudstaden|hotel|building|venue|room|"
-    "hall|capital")
+# each group: the Swedish and English words for one role or kind of venue, any of which names it
+_ROLES = [
+    ("ambassadör", "ambassadören", "ambassador"),
+    ("borgmästare", "borgmästaren", "mayor"),
+    ("chef", "chefen", "head", "director", "direktör", "direktören", "generaldirektör"),
+    ("ordförande", "ordföranden", "chair", "chairman", "chairperson"),
+    ("minister", "ministern"),
+    ("kontaktperson", "kontaktpersonen", "contact"),
+    ("handläggare", "handläggaren"),
+    ("samordnare", "samordnaren", "coordinator"),
+    ("rektor", "rektorn", "principal"),
+    ("kommunalråd", "kommunalrådet", "borgarråd", "borgarrådet"),
+    ("grundare", "grundaren", "founder"),
+    ("kommissionär", "kommissionären", "commissioner"),
+    ("lokal", "lokalen", "sal", "salen", "rum", "rummet", "room", "hall", "venue"),
+    ("hotell", "hotellet", "hotel"),
+    ("byggnad", "byggnaden", "building"),
+    ("huvudstad", "huvudstaden", "capital"),
+]
+_ROLE_GROUP = {word: group for group in _ROLES for word in group}
 _ROLE = re.compile(
     rf"\b(?:{_WHICH}|(?:who|what) (?:is|was|are|were) the|vem är|vem var|vem blir)\s+"
-    rf"({_ROLE_NOUNS})\b", re.IGNORECASE)
+    rf"({'|'.join(_ROLE_GROUP)})\b", re.IGNORECASE)
 # the kind whose cue comes first wins: "hur många år" asks for a number, "vilket år" for a
 # date, and "where do refugees who settle …" for a place; "när"/"when"/"who" ask only where
 # they open the question (inside it they join clauses: "what happens when …")
@@ -178,10 +191,11 @@ def answer_kind(question: str) -> AnswerKind:
 
 
 @lru_cache(maxsize=1024)
-def asked_role(question: str) -> str | None:
-    """The role or venue noun a question asks about ("Who is the mayor of …" → "mayor")."""
+def asked_role(question: str) -> tuple[str, ...]:
+    """The words for the role or venue a question asks about ("Who is the mayor of …" →
+    borgmästare, borgmästaren, mayor); none where it asks about none."""
     match = _ROLE.search(question)
-    return match.group(1).lower() if match else None
+    return _ROLE_GROUP[match.group(1).lower()] if match else ()
 
 
 @lru_cache(maxsize=1024)

@@ -36,13 +36,19 @@ EMBEDDED_WORDS = 48  # of a sentence, for its vectors
 STRICT_KINDS = frozenset({AnswerKind.NUMBER, AnswerKind.DATE})
 
 
+def fitting_passages(candidates: list[SentenceCandidate]) -> list[SentenceCandidate]:
+    """The sentences whose passage holds every number the question mentions and names the role
+    it asks about (`SentenceCandidate.role_named`)."""
+    return [c for c in candidates if not c.features["missing_numbers"] and c.role_named]
+
+
 def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
     """The reader's confidence that the sentences answer `question`: the best probability among
     the sentences whose passage holds every number the question mentions (a question about 2018
     is not answered from a passage about 2014); where the question asks for a number or a date,
     among those holding one near every name the question mentions
     (`SentenceCandidate.names_nearby`)."""
-    candidates = [c for c in candidates if not c.features["missing_numbers"] and c.role_named]
+    candidates = fitting_passages(candidates)
     if answer_kind(question) in STRICT_KINDS:
         candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
     return max((c.probability for c in candidates), default=0.0)
@@ -80,7 +86,8 @@ class ExtractiveAnswerer:
         if best is None or confidence(question, candidates) < threshold:
             return Answer(question=question, text=ABSTAIN[language], abstained=True,
                           passages=passages, citations=[], language=language)
-        quoted = [(c.text, c.n) for c in self._choose(candidates)]
+        best = max(fitting_passages(candidates), key=lambda c: c.probability)
+        quoted = [(c.text, c.n) for c in self._choose(fitting_passages(candidates))]
         if self.settings.quote_following_sentence and best.following \
                 and not best.features["typed_answer"] \
                 and best.following not in {text for text, _ in quoted}:
@@ -96,7 +103,12 @@ class ExtractiveAnswerer:
         """The sentences of the first passages, each with its features and its probability of
         holding the answer. `query_latent`: the question's latent terms where retrieval computed
         them already."""
-        shown = passages[: self.settings.reader_passages]
+        return self._read(question, passages[: self.settings.reader_passages], idf,
+                          query_vector, dense_margin, language, query_latent)
+
+    def _read(self, question: str, shown: list[Passage], idf: dict[str, float],
+              query_vector: np.ndarray, dense_margin: DenseMargin, language: str,
+              query_latent: LatentVector | None) -> list[SentenceCandidate]:
         candidates = sentence_candidates(question, shown, idf, language, dense_margin)
         if candidates:
             vectors = self._vectors_of([c.read_as for c in candidates])
@@ -106,6 +118,16 @@ class ExtractiveAnswerer:
                       language)
             self.model.score(candidates)
         return candidates
+
+    def passage_support(self, question: str, passages: list[Passage], idf: dict[str, float],
+                        query_vector: np.ndarray, dense_margin: DenseMargin, language: str,
+                        query_latent: LatentVector | None = None) -> list[float]:
+        """Each passage's best sentence probability, all of `passages` read."""
+        best = [0.0] * len(passages)
+        for c in self._read(question, passages, idf, query_vector, dense_margin, language,
+                            query_latent):
+            best[c.n - 1] = max(best[c.n - 1], c.probability)
+        return best
 
     def _question_latent(self, question: str) -> LatentVector | None:
         if not self.embedder.latent_id:

@@ -21,7 +21,7 @@ from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_
 from .latent_terms import LatentVector
 from .ocr_repair import question_for_search
 from .records import Answer, DenseMargin, Passage
-from .retrieval import Retriever, SearchFilter
+from .retrieval import Retriever, SearchFilter, reader_rerank
 from .index_engine import IndexReader, LiveIndex, engine_for
 from .text import detect_language
 
@@ -97,10 +97,18 @@ class Assistant:
         language = detect_language(question)
         query = self.retriever.encode_query(question_for_search(question, language))
         search_terms = self.retriever.search_terms(snapshot, question)
-        found = self.retriever.retrieve(snapshot, question, top_k, search_filter, query,
-                                        search_terms)
-        return Retrieval(question, found.passages, query.dense,
-                         snapshot.term_idf(search_terms), found.dense_margin,
+        top_k = top_k or self.settings.top_k
+        reread = self.settings.reader_rerank_passages
+        found = self.retriever.retrieve(snapshot, question, max(top_k, reread), search_filter,
+                                        query, search_terms)
+        idf = snapshot.term_idf(search_terms)
+        passages = found.passages
+        if reread > 1:
+            support = self.answerer.passage_support(question, passages[:reread], idf,
+                                                    query.dense, found.dense_margin, language,
+                                                    query.latent)
+            passages = reader_rerank(passages, support, self.settings.reader_rerank_weight)
+        return Retrieval(question, passages[:top_k], query.dense, idf, found.dense_margin,
                          language=language, query_latent=query.latent)
 
     def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,

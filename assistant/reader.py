@@ -25,7 +25,6 @@ from .citations import term_support
 from .ocr_repair import repair_words, shows_damage
 from .records import DenseMargin, Passage
 from .text import sentence_spans, terms
-from .translation import default_lexicon
 
 MODEL_PATH = Path(__file__).with_name("reader_model.json")
 TITLE_TERM_WEIGHT = 0.3  # words shared with a document's title pick the document, not the sentence
@@ -73,16 +72,9 @@ def question_names(question: str) -> list[set[str]]:
     return [t for t in found if t]
 
 
-def role_forms(question: str, language: str) -> set[str]:
-    """The terms that name the role or venue `question` asks about, its Swedish translations
-    for an English question; empty where it asks about none."""
-    role = asked_role(question)
-    if role is None:
-        return set()
-    forms = set(terms(role))
-    if language == "en":
-        forms.update(t for swedish in default_lexicon().swedish_for(role) for t in terms(swedish))
-    return forms
+def role_forms(question: str) -> set[str]:
+    """The terms naming the role or venue `question` asks about (`asked_role`), if any."""
+    return {t for word in asked_role(question) for t in terms(word)}
 
 
 def names_role(forms: set[str], text_terms: set[str]) -> bool:
@@ -112,7 +104,8 @@ class SentenceCandidate:
     # the sentence, the two before it, the one after it and the section's heading hold every
     # name the question mentions
     names_nearby: bool = True
-    # the passage names the role or venue the question asks about (`asked_role`), if any
+    # the passage, its section heading or its title names the role or venue the question asks
+    # about (`asked_role`), if it asks about one
     role_named: bool = True
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
@@ -171,7 +164,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
     kind = answer_kind(question)
     names = question_names(question)
     numbers = set(_DIGITS.findall(question))
-    roles = role_forms(question, language)
+    roles = role_forms(question)
     seen: set[str] = set()
     out: list[SentenceCandidate] = []
     for n, passage in enumerate(passages, start=1):
@@ -184,7 +177,8 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
         missing_names = (sum(1 for name in names if not name <= passage_terms) / len(names)
                          if names else 0.0)
         missing_numbers = float(bool(numbers - set(_DIGITS.findall(passage.text))))
-        role_named = not roles or names_role(roles, passage_terms)
+        role_named = not roles or names_role(
+            roles, passage_terms | set(terms(passage.section or "")) | title_terms)
         sentences = [" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)]
         read = [repair_words(s) if damaged else s for s in sentences]
         words = [terms(s) for s in read]

@@ -1,9 +1,10 @@
 """Hybrid search: dense top-N and BM25 top-N, fused by standardised scores (or reciprocal rank),
-with filters; the best fused candidates are then re-ranked by their latent terms."""
+with filters; the best fused candidates are then re-ranked by their latent terms and their
+document, and the best passages by how well the reader finds them to answer (`reader_rerank`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -109,6 +110,22 @@ def document_prior(scores: dict[int, float], source_of: dict[int, str],
         mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(z))
     document = {i: float(np.log(mass[source_of[i]])) for i in scores}
     return zscore_fusion([(standard, 1.0), (document, weight)])
+
+
+def reader_rerank(passages: list[Passage], support: list[float],
+                  weight: float) -> list[Passage]:
+    """Re-order the first len(support) passages by z(score) + weight × z(support), `support`
+    being the reader's best sentence probability in each; the rest stay below them. Each
+    re-ordered passage's score becomes the one it was ranked by."""
+    head, tail = passages[:len(support)], passages[len(support):]
+    if len(head) < 2:
+        return list(passages)
+    rescored = zscore_fusion([({i: p.score for i, p in enumerate(head)}, 1.0),
+                              (dict(enumerate(support)), weight)])
+    order = sorted(rescored, key=lambda i: (-rescored[i], i))
+    shift = min(rescored.values()) - 1.0 - tail[0].score if tail else 0.0
+    return ([replace(head[i], score=rescored[i]) for i in order]
+            + [replace(p, score=p.score + shift) for p in tail])
 
 
 @dataclass

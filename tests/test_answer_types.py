@@ -169,14 +169,15 @@ def test_the_pipeline_marks_the_answer_in_its_quotes(corpus_assistant):
 
 
 @pytest.mark.parametrize("question, role", [
-    ("Who is the mayor of Gladsaxe?", "mayor"),
-    ("På vilket hotell bor delegationen i London?", "hotell"),
-    ("Vilken ambassadör medverkar på seminariet?", "ambassadör"),
-    ("Vem är kontaktperson för resan?", "kontaktperson"),
-    ("What is the capital of Australia?", "capital"),
+    ("Who is the mayor of Gladsaxe?", "borgmästare"),
+    ("På vilket hotell bor delegationen i London?", "hotel"),
+    ("Vilken ambassadör medverkar på seminariet?", "ambassador"),
+    ("Vem är kontaktperson för resan?", "contact"),
+    ("What is the capital of Australia?", "huvudstad"),
+    ("Which room is the seminar held in?", "lokal"),  # a venue: the room, the hall, the "lokal"
     ("Vilken stad besöktes först?", None),  # a city is named alone, not as "staden Toronto"
     ("Which company does the contact person work for?", None),
     ("Vem leder Open Lab?", None),
 ])
 def test_the_role_or_venue_a_question_asks_about(question, role):
-    assert asked_role(question) == role
+    assert (role in asked_role(question)) if role else asked_role(question) == ()

@@ -164,3 +164,10 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     unnamed_role = sentence("Open Lab leds av Eva Berg.", 0.9, typed=True)
     unnamed_role.role_named = False
     assert confidence("Vem är ordförande för Open Lab?", [unnamed_role, dated]) == 0.4
+
+
+def test_a_question_about_a_role_is_answered_from_a_passage_naming_it(corpus_assistant):
+    answer = corpus_assistant.ask("Vem är kontaktperson för studiebesöken i Toronto?")
+    assert "Kajsa Rosén" in answer.text
+    assert all("kontaktperson" in c.passage.text.lower() or
+               "kontaktperson" in (c.passage.section or "").lower() for c in answer.citations)

@@ -3,9 +3,10 @@
 import pytest
 
 from assistant.evaluate import first_hit_rank, load_questions
-from assistant.records import Chunk
+from assistant.records import Chunk, Passage
 from assistant.retrieval import (Retriever, SearchFilter, distinct_head, document_prior,
-                                 overlap_share, reciprocal_rank_fusion, zscore_fusion)
+                                 overlap_share, reader_rerank, reciprocal_rank_fusion,
+                                 zscore_fusion)
 
 from .conftest import QUESTIONS
 
@@ -147,3 +148,28 @@ def test_document_prior_ranks_by_the_scores_it_reports(corpus_assistant):
         corpus_assistant.snapshot(), "How many people came to Solna in 2007?", 5)
     assert len(found.passages) == 5
     assert all(a.score >= b.score for a, b in zip(found.passages, found.passages[1:]))
+
+
+def test_reader_rerank_lifts_the_passage_whose_sentence_answers():
+    passages = [Passage(chunk_id=i, source="a.txt", title="", text=f"passage {i}", page=None,
+                        section=None, score=score)
+                for i, score in enumerate([3.0, 2.9, 2.5, 1.0, 0.5])]
+    # the reader finds a likely answer only in the third passage; the last two were not read
+    ranked = reader_rerank(passages, [0.1, 0.2, 0.9], weight=2.0)
+    assert [p.chunk_id for p in ranked] == [2, 1, 0, 3, 4]
+    assert all(a.score > b.score for a, b in zip(ranked, ranked[1:]))
+    assert [p.chunk_id for p in reader_rerank(passages, [0.1, 0.2, 0.9], 0.0)] == [0, 1, 2, 3, 4]
+    assert reader_rerank(passages[:1], [0.5], 2.0) == passages[:1]
+
+
+def test_retrieval_re_ranks_by_the_reader_and_shows_top_k(corpus_assistant):
+    # the programme's 2 May row answers; without the reader, a passage sharing more of the
+    # question's words (the trip, Toronto) comes first
+    question = "Vad händer den 2 maj i Toronto?"
+    unread = corpus_assistant.settings.model_copy(update={"reader_rerank_passages": 0})
+    plain = type(corpus_assistant)(unread, corpus_assistant.embedder).retrieve(question, 3)
+    reranked = corpus_assistant.retrieve(question, 3)
+    assert len(plain.passages) == len(reranked.passages) == 3
+    assert "Cirka 2 studiebesök" not in plain.passages[0].text
+    assert "Cirka 2 studiebesök" in reranked.passages[0].text
+    assert all(a.score >= b.score for a, b in zip(reranked.passages, reranked.passages[1:]))
