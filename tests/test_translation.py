@@ -82,3 +82,9 @@ def test_a_missing_dictionary_is_named_with_the_package_to_install(monkeypatch):
     finally:
         monkeypatch.undo()
         default_lexicon.cache_clear()
+
+
+def test_the_words_of_asking_and_light_verbs_are_not_translated():
+    from assistant.translation import content_words
+    assert content_words("What background have participants had from the start?") == [
+        "background", "participants", "start"]
