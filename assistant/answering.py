@@ -86,8 +86,13 @@ class ExtractiveAnswerer:
         if best is None or confidence(question, candidates) < threshold:
             return Answer(question=question, text=ABSTAIN[language], abstained=True,
                           passages=passages, citations=[], language=language)
-        best = max(fitting_passages(candidates), key=lambda c: c.probability)
-        quoted = [(c.text, c.n) for c in self._choose(fitting_passages(candidates))]
+        fitting = fitting_passages(candidates)
+        # "Fredrik Jurdell Avdelningschef" answers who the head of department is, however
+        # likely a sentence naming some other person looks
+        if any(c.names_the_role for c in fitting):
+            fitting = [c for c in fitting if c.names_the_role]
+        best = max(fitting, key=lambda c: c.probability)
+        quoted = [(c.text, c.n) for c in self._choose(fitting)]
         if self.settings.quote_following_sentence and best.following \
                 and not best.features["typed_answer"] \
                 and best.following not in {text for text, _ in quoted}:

@@ -107,6 +107,8 @@ class SentenceCandidate:
     # the passage, its section heading or its title names the role or venue the question asks
     # about (`asked_role`), if it asks about one
     role_named: bool = True
+    # the sentence itself holds an answer of the asked kind and names that role
+    names_the_role: bool = False
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -198,6 +200,8 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
             out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], following=following,
                                          names_nearby=all(name <= nearby for name in names),
                                          role_named=role_named,
+                                         names_the_role=bool(roles) and typed
+                                         and names_role(roles, unique),
                                          features={
                 "lexical": lexical[i],
                 "passage_lexical": passage_lexical,

@@ -171,3 +171,10 @@ def test_a_question_about_a_role_is_answered_from_a_passage_naming_it(corpus_ass
     assert "Kajsa Rosén" in answer.text
     assert all("kontaktperson" in c.passage.text.lower() or
                "kontaktperson" in (c.passage.section or "").lower() for c in answer.citations)
+
+
+def test_a_sentence_naming_the_role_beside_a_name_answers_who_holds_it(corpus_assistant):
+    # other sentences of the passages name people too, and share more of the question's words
+    answer = corpus_assistant.ask("Which head of department signed the proposal on the "
+                                  "Eurocities charter?")
+    assert answer.text.startswith("Fredrik Jurdell Avdelningschef")
