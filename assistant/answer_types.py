@@ -54,10 +54,10 @@ _ORGANISATION_NOUNS = (
     "unit|department|university|universities|college|colleges|party|parties|network|"
     "networks|foundation|institute|institution|institutions|klubb|klubben|idrottsförening|"
     "club|clubs")
-# nouns naming a role or a venue: where a document answers who holds one or where it is, it
-# names the role beside the name ("borgmästare Boris Johnson", "Hotel Russell"), unlike a
-# generic noun ("vilken stad", "which person") whose answer stands alone
-# each group: the Swedish and English words for one role or kind of venue, any of which names it
+# Nouns naming a role or a venue. Where a document answers who holds one or where it is, it
+# names the role beside the name ("borgmästare Boris Johnson", "Hotel Russell"), unlike a generic
+# noun ("vilken stad", "which person") whose answer stands alone. Each group holds the Swedish and
+# English words for one role or kind of venue, any of which names it.
 _ROLES = [
     ("ambassadör", "ambassadören", "ambassador"),
     ("borgmästare", "borgmästaren", "mayor"),

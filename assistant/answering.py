@@ -45,9 +45,9 @@ def fitting_passages(candidates: list[SentenceCandidate]) -> list[SentenceCandid
 def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
     """The reader's confidence that the sentences answer `question`: the best probability among
     the sentences whose passage holds every number the question mentions (a question about 2018
-    is not answered from a passage about 2014); where the question asks for a number or a date,
-    among those holding one near every name the question mentions
-    (`SentenceCandidate.names_nearby`)."""
+    is not answered from a passage about 2014) and names the role the question asks about ("Who
+    is the mayor …"); where the question asks for a number or a date, among those holding one
+    near every name the question mentions (`SentenceCandidate.names_nearby`)."""
     candidates = fitting_passages(candidates)
     if answer_kind(question) in STRICT_KINDS:
         candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
