@@ -53,3 +53,14 @@ def test_bad_translation_and_quoting_values_are_named(tmp_path, monkeypatch):
     assert str(config) in message
     assert all(name in message for name in
                ("translations_per_word", "translate_english", "quote_following_sentence"))
+
+
+def test_bad_reader_rerank_values_are_named(tmp_path, monkeypatch):
+    config = tmp_path / "assistant.toml"
+    config.write_text("reader_rerank_passages = 99\nreader_rerank_weight = -1\n", "utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert str(config) in message
+    assert all(name in message for name in ("reader_rerank_passages", "reader_rerank_weight"))
