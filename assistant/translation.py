@@ -33,7 +33,7 @@ _HEADWORD = re.compile(r"[a-zåäöéü]+(?:-[a-zåäöéü]+)?")
 _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _LEADING = re.compile(r"^(?:to|a|an|the) ")
 # words of asking ("did", "according"), which a dictionary translates as readily as others
-_NOT_TRANSLATED = frozenset(STOPWORDS_EN_PLUS) | EXTRA_STOPWORDS  # the longer list holds the short one
+_NOT_TRANSLATED = frozenset(STOPWORDS_EN_PLUS) | EXTRA_STOPWORDS
 # Folkets lists a headword's commonest senses first: a word that is only its fourth gloss or
 # later is a rare sense of it ("samhälle": community, place, society, village; chosen on the
 # tune half among 1-5 and all)
