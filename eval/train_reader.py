@@ -77,12 +77,15 @@ def collect(assistant: Assistant, questions, held_out: bool = False) -> list[dic
     return out
 
 
-def choose_threshold(best: list[tuple[float, bool]], max_refused: float) -> float:
-    """The highest threshold that refuses at most `max_refused` of the answerable questions."""
+def choose_threshold(best: list[tuple[float, bool]], max_refused: float,
+                     margin: float = 0.0) -> float:
+    """The highest threshold that refuses at most `max_refused` of the answerable questions, and
+    still does when each of their confidences is `margin` lower (on another CPU the engine's
+    float rounding differs, and confidences move by a few thousandths)."""
     answerable = sorted(p for p, ok in best if ok)
     allowed = int(max_refused * len(answerable))
     # refusing the `allowed` least confident answerable questions and no more
-    ceiling = answerable[allowed] if allowed < len(answerable) else 1.0
+    ceiling = answerable[allowed] - margin if allowed < len(answerable) else 1.0
     unanswerable = sorted(p for p, ok in best if not ok)
     below = [p for p in unanswerable if p < ceiling]
     # midway between the most confident refused unanswerable question and the ceiling
@@ -101,6 +104,10 @@ def main() -> None:
                         help="also learn from the tune questions asked without their documents")
     parser.add_argument("--max-refused", type=float, default=0.03,
                         help="share of answerable tune questions the threshold may refuse")
+    parser.add_argument("--margin", type=float, default=0.02,
+                        help="how far the threshold stays below the answerable questions it must "
+                             "answer (measured: embedding noise at the size of another CPU's "
+                             "float rounding moves confidences by up to 0.005)")
     parser.add_argument("--keep-weights", action="store_true",
                         help="keep the weights of --out and set only the threshold and the "
                              "quoting share again (after a change to the features' inputs)")
@@ -136,7 +143,7 @@ def main() -> None:
     for d in data:
         model.score(d["candidates"])
         best.append((confidence(d["question"].question, d["candidates"]), d["answerable"]))
-    threshold = choose_threshold(best, args.max_refused)
+    threshold = choose_threshold(best, args.max_refused, args.margin)
     for share in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
         right = 0
         for d in data:
@@ -158,7 +165,7 @@ def main() -> None:
                                   if args.questions.is_relative_to(ROOT) else args.questions),
                  "half": "tune", "indexes": len(args.index or [1]), "questions_used": len(data),
                  "sentences": len(rows), "positives": int(y.sum()), "c": args.c,
-                 "max_refused": args.max_refused, "held_out": args.held_out}
+                 "max_refused": args.max_refused, "margin": args.margin, "held_out": args.held_out}
     if kept:  # the weights' own record stays; the threshold's is added
         trained_on = {**kept_record, "threshold_set_on": fitted_on}
     else:

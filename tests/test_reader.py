@@ -79,6 +79,23 @@ def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(corpus_as
     assert "refuses" in capsys.readouterr().out
 
 
+def test_the_threshold_keeps_its_margin_below_the_answerable_questions_it_must_answer():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    from train_reader import choose_threshold
+
+    # 40 answerable questions, 1 may be refused (3 %); near misses up to 0.58
+    best = [(0.2, True)] + [(0.6 + i / 100, True) for i in range(39)]
+    best += [(0.1, False), (0.3, False), (0.58, False)]
+    plain = choose_threshold(best, 0.03)
+    assert plain == pytest.approx((0.58 + 0.6) / 2)
+    # with a margin, the 0.58 near miss is let through rather than sit 0.01 below 0.6
+    kept = choose_threshold(best, 0.03, margin=0.02)
+    assert kept == pytest.approx((0.3 + 0.58) / 2)
+    assert all(p - 0.02 >= kept for p, ok in best if ok and p >= 0.6)
+
+
 def test_train_reader_refuses_a_bad_model_file_before_asking_anything(tmp_path, monkeypatch,
                                                                       capsys):
     import sys
