@@ -85,7 +85,7 @@ def choose_threshold(best: list[tuple[float, bool]], max_refused: float,
     answerable = sorted(p for p, ok in best if ok)
     allowed = int(max_refused * len(answerable))
     # refusing the `allowed` least confident answerable questions and no more
-    ceiling = answerable[allowed] - margin if allowed < len(answerable) else 1.0
+    ceiling = max(0.0, answerable[allowed] - margin) if allowed < len(answerable) else 1.0
     unanswerable = sorted(p for p, ok in best if not ok)
     below = [p for p in unanswerable if p < ceiling]
     # midway between the most confident refused unanswerable question and the ceiling
@@ -112,6 +112,8 @@ def main() -> None:
                         help="keep the weights of --out and set only the threshold and the "
                              "quoting share again (after a change to the features' inputs)")
     args = parser.parse_args()
+    if not 0 <= args.margin < 1:
+        parser.error(f"--margin must be at least 0 and below 1, not {args.margin}")
     # a bad model file is reported before the questions are asked, not after
     try:
         kept = ReaderModel.load(args.out) if args.keep_weights else None

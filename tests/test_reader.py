@@ -113,6 +113,20 @@ def test_train_reader_refuses_a_bad_model_file_before_asking_anything(tmp_path, 
     assert bad.read_text("utf-8") == '{"weights": {}}'
 
 
+def test_train_reader_refuses_a_negative_margin(tmp_path, monkeypatch, capsys):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import train_reader
+
+    monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index", str(tmp_path / "none"),
+                                      "--margin", "-0.1", "--out", str(tmp_path / "m.json")])
+    with pytest.raises(SystemExit):
+        train_reader.main()
+    assert "--margin must be at least 0" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+
+
 def test_a_sentence_knows_whether_the_names_asked_about_stand_near_it():
     text = ("Ski Ski kommune har många flyktingar. Det är en stor förändring på gång. "
             "Pirkkala Pirkkala har 15 639 invånare. Kommunen växer snabbt.")
