@@ -1,12 +1,23 @@
 """The extractive reader: its features, its model file, and the sentence it picks."""
 
 import json
+import sys
 
 import pytest
 
 from assistant.reader import (FEATURES, MODEL_PATH, ReaderModel, ReaderModelError,
                               sentence_candidates)
 from assistant.records import DenseMargin, Passage
+
+
+@pytest.fixture
+def train_reader(monkeypatch):
+    """eval/train_reader.py, imported as a module."""
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "eval"))
+    return importlib.import_module("train_reader")
 
 
 def passage(text, n=0):
@@ -57,13 +68,9 @@ def test_a_broken_model_file_is_named_with_its_problem(tmp_path, content, proble
     assert str(path) in str(caught.value) and problem in str(caught.value)
 
 
-def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(corpus_assistant, tmp_path,
+def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(train_reader,
+                                                                     corpus_assistant, tmp_path,
                                                                      monkeypatch, capsys):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
-    import train_reader
-
     out = tmp_path / "reader_model.json"
     out.write_text(MODEL_PATH.read_text("utf-8"), "utf-8")
     monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index",
@@ -79,30 +86,23 @@ def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(corpus_as
     assert "refuses" in capsys.readouterr().out
 
 
-def test_the_threshold_keeps_its_margin_below_the_answerable_questions_it_must_answer():
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
-    from train_reader import choose_threshold
-
+def test_the_threshold_keeps_its_margin_below_the_answerable_questions_it_must_answer(
+        train_reader):
+    choose_threshold = train_reader.choose_threshold
     # 40 answerable questions, 1 may be refused (3 %); near misses up to 0.58
     best = [(0.2, True)] + [(0.6 + i / 100, True) for i in range(39)]
     best += [(0.1, False), (0.3, False), (0.58, False)]
     plain = choose_threshold(best, 0.03)
     assert plain == pytest.approx((0.58 + 0.6) / 2)
-    # with a margin, the 0.58 near miss is let through rather than sit 0.01 below 0.6
+    # with a margin, the 0.58 near miss is let through: refusing it would put the threshold
+    # 0.01 below the answerable question at 0.6
     kept = choose_threshold(best, 0.03, margin=0.02)
     assert kept == pytest.approx((0.3 + 0.58) / 2)
     assert all(p - 0.02 >= kept for p, ok in best if ok and p >= 0.6)
 
 
-def test_train_reader_refuses_a_bad_model_file_before_asking_anything(tmp_path, monkeypatch,
-                                                                      capsys):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
-    import train_reader
-
+def test_train_reader_refuses_a_bad_model_file_before_asking_anything(train_reader, tmp_path,
+                                                                      monkeypatch, capsys):
     bad = tmp_path / "reader_model.json"
     bad.write_text('{"weights": {}}', "utf-8")
     monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index", str(tmp_path / "none"),
@@ -113,12 +113,7 @@ def test_train_reader_refuses_a_bad_model_file_before_asking_anything(tmp_path, 
     assert bad.read_text("utf-8") == '{"weights": {}}'
 
 
-def test_train_reader_refuses_a_negative_margin(tmp_path, monkeypatch, capsys):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
-    import train_reader
-
+def test_train_reader_refuses_a_negative_margin(train_reader, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index", str(tmp_path / "none"),
                                       "--margin", "-0.1", "--out", str(tmp_path / "m.json")])
     with pytest.raises(SystemExit):
