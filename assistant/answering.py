@@ -17,6 +17,8 @@ from .embeddings import Embedder
 from .latent_terms import LatentVector
 from .records import Answer, DenseMargin, Passage
 from .reader import ReaderModel, SentenceCandidate, add_dense, default_model, sentence_candidates
+from .sentence_vectors import (SentenceVector, StoredSentences, embed_sentences,
+                               embedded_text)
 from .text import detect_language
 
 ABSTAIN = {
@@ -26,7 +28,6 @@ ABSTAIN = {
 # sentence vectors kept for later questions (the same passages come back often)
 SENTENCE_CACHE = 20_000
 QUESTION_CACHE = 1_000
-EMBEDDED_WORDS = 48  # of a sentence, for its vectors
 
 
 # kinds whose answers the patterns find reliably (unlike names, which any capitalised words
@@ -75,10 +76,13 @@ class ExtractiveAnswerer:
         dense_margin: DenseMargin,
         language: str | None = None,
         query_latent: LatentVector | None = None,
+        stored: StoredSentences | None = None,
     ) -> Answer:
+        """`stored`: the sentence vectors the index keeps, where it keeps them for this
+        embedder (the others are embedded now)."""
         language = language or detect_language(question)
         candidates = self.read(question, passages, idf, query_vector, dense_margin, language,
-                               query_latent)
+                               query_latent, stored)
         best = max(candidates, key=lambda c: c.probability, default=None)
         threshold = self.settings.min_reader_confidence
         if threshold is None:
@@ -104,19 +108,21 @@ class ExtractiveAnswerer:
 
     def read(self, question: str, passages: list[Passage], idf: dict[str, float],
              query_vector: np.ndarray, dense_margin: DenseMargin, language: str,
-             query_latent: LatentVector | None = None) -> list[SentenceCandidate]:
+             query_latent: LatentVector | None = None,
+             stored: StoredSentences | None = None) -> list[SentenceCandidate]:
         """The sentences of the first passages, each with its features and its probability of
         holding the answer. `query_latent`: the question's latent terms where retrieval computed
         them already."""
         return self._read(question, passages[: self.settings.reader_passages], idf,
-                          query_vector, dense_margin, language, query_latent)
+                          query_vector, dense_margin, language, query_latent, stored)
 
     def _read(self, question: str, shown: list[Passage], idf: dict[str, float],
               query_vector: np.ndarray, dense_margin: DenseMargin, language: str,
-              query_latent: LatentVector | None) -> list[SentenceCandidate]:
+              query_latent: LatentVector | None,
+              stored: StoredSentences | None) -> list[SentenceCandidate]:
         candidates = sentence_candidates(question, shown, idf, language, dense_margin)
         if candidates:
-            vectors = self._vectors_of([c.read_as for c in candidates])
+            vectors = self._vectors_of([c.read_as for c in candidates], stored)
             asked = query_latent or self._question_latent(question)
             add_dense(candidates, [float(vectors[c.read_as][0] @ query_vector) for c in candidates],
                       [vectors[c.read_as][1].dot(asked) if asked else 0.0 for c in candidates],
@@ -126,11 +132,12 @@ class ExtractiveAnswerer:
 
     def passage_support(self, question: str, passages: list[Passage], idf: dict[str, float],
                         query_vector: np.ndarray, dense_margin: DenseMargin, language: str,
-                        query_latent: LatentVector | None = None) -> list[float]:
+                        query_latent: LatentVector | None = None,
+                        stored: StoredSentences | None = None) -> list[float]:
         """Each passage's best sentence probability, all of `passages` read."""
         best = [0.0] * len(passages)
         for c in self._read(question, passages, idf, query_vector, dense_margin, language,
-                            query_latent):
+                            query_latent, stored):
             best[c.n - 1] = max(best[c.n - 1], c.probability)
         return best
 
@@ -147,24 +154,26 @@ class ExtractiveAnswerer:
                     self._question_latents.popitem(last=False)
         return found
 
-    def _vectors_of(self, sentences: list[str]
-                    ) -> dict[str, tuple[np.ndarray, LatentVector | None]]:
-        """Sentence vectors and latent terms, from the cache where it has them (answers run in
-        several threads); one pass of the model gives both."""
+    def _vectors_of(self, sentences: list[str], stored: StoredSentences | None = None
+                    ) -> dict[str, SentenceVector]:
+        """Sentence vectors and latent terms: from the cache (answers run in several threads),
+        from the index, and embedded now for the rest; one pass of the model gives both."""
         with self._cache_lock:
             found = {s: self._sentence_vectors[s] for s in sentences if s in self._sentence_vectors}
+        cached = set(found)
         missing = [s for s in dict.fromkeys(sentences) if s not in found]
+        if missing and stored is not None:
+            kept = stored([embedded_text(s) for s in missing])
+            found.update((s, kept[embedded_text(s)]) for s in missing if embedded_text(s) in kept)
+            missing = [s for s in missing if s not in found]
         if missing:
-            # a run-on "sentence" (a table row, OCR text without full stops) costs the model
-            # more than all the others together; its opening words say what it is about
-            heads = [" ".join(s.split()[:EMBEDDED_WORDS]) for s in missing]
-            if self.embedder.latent_id:
-                dense, latent = self.embedder.embed_with_latent(heads, is_query=False)
-            else:
-                dense, latent = self.embedder.embed_passages(heads), [None] * len(missing)
-            found.update(zip(missing, zip(dense, latent)))
+            made = embed_sentences(self.embedder, [embedded_text(s) for s in missing],
+                                   batch_size=max(len(missing), 1))
+            found.update(zip(missing, zip(made.dense, made.latent)))
+        fresh = [s for s in dict.fromkeys(sentences) if s in found and s not in cached]
+        if fresh:
             with self._cache_lock:
-                self._sentence_vectors.update((s, found[s]) for s in missing)
+                self._sentence_vectors.update((s, found[s]) for s in fresh)
                 while len(self._sentence_vectors) > SENTENCE_CACHE:
                     self._sentence_vectors.popitem(last=False)
         return found

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from .latent_terms import LatentVector
 from .records import Chunk, Document
+from .sentence_vectors import SentenceVector, SentenceVectors
 from .text import ANALYZER
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class Manifest:
     chunks: int = 0
     latent_terms: str = ""  # id of the sparse head whose vectors are stored; "" for none
     text_repair: str = ""  # id of the OCR repair applied to chunk texts before embedding
+    sentence_vectors: str = ""  # recipe of the reader's sentence vectors kept; "" for none
 
     def vector_key(self) -> tuple:
         """What the stored vectors and chunks depend on: a change needs a rebuild."""
@@ -149,6 +151,10 @@ class IndexReader(Protocol):
     def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
         """The stored latent-term vectors of `chunk_ids` (empty when the index keeps none)."""
 
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
+        """The reader's vectors of those of `texts` (sentences as embedded) that the index
+        keeps, made by `manifest.sentence_vectors`' recipe (empty when it keeps none)."""
+
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         ...
 
@@ -176,8 +182,10 @@ class IndexWriter(Protocol):
         """Remove a document and its chunks; returns the number of chunks removed."""
 
     def put_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray,
-                     latent: Sequence[LatentVector] | None = None) -> None:
-        """Insert or replace a document with its chunks, vectors and latent-term vectors."""
+                     latent: Sequence[LatentVector] | None = None,
+                     sentences: SentenceVectors | None = None) -> None:
+        """Insert or replace a document with its chunks, vectors and latent-term vectors, and
+        the vectors of its sentences where the writer's manifest names a recipe for them."""
 
     def update_metadata(self, document: Document) -> None:
         """Refresh title and catalog fields of an unchanged document (no re-embedding)."""

@@ -17,6 +17,7 @@ from .config import Settings
 from .documents import DocumentError, kind_of, load_document
 from .embeddings import Embedder
 from .records import Chunk, Document
+from .sentence_vectors import document_sentences, embed_sentences, sentence_recipe
 from .ocr_repair import REPAIR_ID, for_search
 from .index_engine import (KEYWORD_INDEX, SCHEMA_VERSION, IndexEngine, IndexReader, Manifest,
                            engine_for, fault_point)
@@ -58,7 +59,7 @@ def expected_manifest(settings: Settings, embedder: Embedder) -> Manifest:
         chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
         tokenizer=ENCODING, analyzer=KEYWORD_INDEX, created_at="",
         latent_terms=embedder.latent_id if settings.latent_rerank else "",
-        text_repair=REPAIR_ID,
+        text_repair=REPAIR_ID, sentence_vectors=sentence_recipe(embedder),
     )
 
 
@@ -168,10 +169,15 @@ def _embed_and_store(writer, embedder: Embedder, pending, total: int, settings: 
         fault_point("embedding")
 
     with_latent = bool(writer.manifest.latent_terms)
+    # Ray workers embed chunks only: the reader embeds those documents' sentences when asked
+    with_sentences = bool(writer.manifest.sentence_vectors) and ray is None
     embed = _embed_with_ray if ray is not None else _embed_here
     for document, chunks, replaces, matrix, latent in embed(
             embedder, pending, with_latent, settings, ray, advance):
-        writer.put_document(document, chunks, matrix, latent if with_latent else None)
+        sentences = embed_sentences(embedder, document_sentences(c.text for c in chunks),
+                                    settings.embedding_batch_size) if with_sentences else None
+        writer.put_document(document, chunks, matrix, latent if with_latent else None,
+                            sentences)
         report.embedded_chunks += len(chunks)
         (report.updated if replaces else report.added).append(document.source)
     bar.close()

@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Collection, Iterable, Sequence
 
@@ -61,6 +61,7 @@ from .index_engine import (
 )
 from .latent_terms import LatentVector
 from .records import Chunk, Document
+from .sentence_vectors import SentenceVector, SentenceVectors
 from .text import indexed_terms
 
 PREFIX = "assistant_"
@@ -406,6 +407,9 @@ class MilvusReader:
         df = self._df({term_id(t) for t in query_terms})
         return {t: idf(df[term_id(t)], n) for t in query_terms}
 
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
+        return {}  # Milvus keeps no sentence vectors: the reader embeds them when asked
+
     def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
         if not chunk_ids or not self.manifest.latent_terms:
             return {}
@@ -461,7 +465,7 @@ class MilvusWriter:
     def __init__(self, engine: MilvusEngine, manifest: Manifest, rebuild: bool,
                  wait_s: float) -> None:
         self.engine = engine
-        self.manifest = manifest
+        self.manifest = replace(manifest, sentence_vectors="")  # kept by the embedded store only
         self._rebuild = rebuild
         self._wait_s = wait_s
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -625,7 +629,8 @@ class MilvusWriter:
         return removed
 
     def put_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray,
-                     latent: Sequence[LatentVector] | None = None) -> None:
+                     latent: Sequence[LatentVector] | None = None,
+                     sentences: SentenceVectors | None = None) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"{document.source}: {len(chunks)} chunks but {len(vectors)} vectors")
         if self.manifest.latent_terms and (latent is None or len(latent) != len(chunks)):

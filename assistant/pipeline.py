@@ -22,6 +22,7 @@ from .latent_terms import LatentVector
 from .ocr_repair import question_for_search
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter, reader_rerank
+from .sentence_vectors import StoredSentences, sentence_recipe
 from .index_engine import IndexReader, LiveIndex, engine_for
 from .text import detect_language
 
@@ -103,13 +104,15 @@ class Assistant:
                                         query, search_terms)
         idf = snapshot.term_idf(search_terms)
         passages = found.passages
+        stored = (snapshot.sentence_vectors
+                  if snapshot.manifest.sentence_vectors == sentence_recipe(self.embedder) else None)
         if reread > 1:
             support = self.answerer.passage_support(question, passages[:reread], idf,
                                                     query.dense, found.dense_margin, language,
-                                                    query.latent)
+                                                    query.latent, stored)
             passages = reader_rerank(passages, support, self.settings.reader_rerank_weight)
         return Retrieval(question, passages[:top_k], query.dense, idf, found.dense_margin,
-                         language=language, query_latent=query.latent)
+                         language=language, query_latent=query.latent, stored_sentences=stored)
 
     def answer(self, retrieval: Retrieval, top_k: int | None = None, backend: str | None = None,
                on_token: Callable[[str], None] | None = None) -> Answer:
@@ -120,7 +123,8 @@ class Assistant:
         backend = backend or self.settings.answer_backend
         if backend == "extractive":
             answer = self.answerer.answer(*args, language=retrieval.language,
-                                          query_latent=retrieval.query_latent)
+                                          query_latent=retrieval.query_latent,
+                                          stored=retrieval.stored_sentences)
         else:
             answer = self.llm_answerer(backend).answer(*args, on_token=on_token,
                                                        language=retrieval.language)
@@ -148,6 +152,7 @@ class Retrieval:
     language: str = "sv"  # of the answer
     asked: str | None = None  # the question as asked, when `question` is its standalone form
     query_latent: LatentVector | None = None  # the question's latent terms, where computed
+    stored_sentences: StoredSentences | None = None  # the index's sentence vectors, where usable
 
 
 MAX_QUESTION_CHARS = 2000

@@ -152,6 +152,15 @@ def feature_matrix(candidates: list[SentenceCandidate]) -> np.ndarray:
     return np.array([[c.features[k] for k in FEATURES] for c in candidates], dtype=np.float64)
 
 
+def read_sentences(text: str, damaged: bool | None = None) -> tuple[list[str], list[str]]:
+    """The sentences of a passage's text as quoted, and as read (repaired where OCR damaged the
+    text: `damaged`, or `shows_damage(text)` when not given)."""
+    if damaged is None:
+        damaged = shows_damage(text)
+    sentences = [" ".join(text[s:e].split()) for s, e in sentence_spans(text)]
+    return sentences, [repair_words(s) if damaged else s for s in sentences]
+
+
 def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, float],
                         language: str, margin: DenseMargin) -> list[SentenceCandidate]:
     """Every distinct sentence of `passages` with its features, less the dense ones (which need
@@ -181,8 +190,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
         missing_numbers = float(bool(numbers - set(_DIGITS.findall(passage.text))))
         role_named = not roles or names_role(
             roles, passage_terms | set(terms(passage.section or "")) | title_terms)
-        sentences = [" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)]
-        read = [repair_words(s) if damaged else s for s in sentences]
+        sentences, read = read_sentences(passage.text, damaged)
         words = [terms(s) for s in read]
         section_terms = set(terms(passage.section or ""))
         lexical = [weighted_coverage(question_terms, set(w), weights) for w in words]

@@ -46,6 +46,8 @@ from .index_engine import (
 )
 from .latent_terms import LatentVector
 from .records import Chunk, Document
+from .sentence_vectors import (VECTOR_DTYPE, SentenceVector, SentenceVectors,
+                               sentence_key)
 from .text import indexed_terms
 
 CURRENT_FILE = "CURRENT"
@@ -69,6 +71,11 @@ CREATE TABLE IF NOT EXISTS latent_terms (
     chunk_id INTEGER PRIMARY KEY REFERENCES chunks(chunk_id), features BLOB NOT NULL,
     weights BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    key BLOB NOT NULL, source TEXT NOT NULL REFERENCES documents(source), dense BLOB NOT NULL,
+    features BLOB, weights BLOB, UNIQUE (key, source)
+);
+CREATE INDEX IF NOT EXISTS sentence_vectors_source ON sentence_vectors(source);
 """
 
 
@@ -276,6 +283,30 @@ class Snapshot:
         except (ValueError, TypeError) as exc:
             raise IndexCorruptError(f"{self.path}/index.sqlite: unreadable latent terms ({exc})") from exc
 
+    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
+        if not texts or not self.manifest.sentence_vectors:
+            return {}
+        by_key = {sentence_key(t): t for t in texts}
+        marks = ",".join("?" * len(by_key))
+        try:
+            with self._db_lock:
+                rows = self._db.execute(
+                    f"SELECT key, dense, features, weights FROM sentence_vectors "
+                    f"WHERE key IN ({marks})", list(by_key)).fetchall()
+            found = {}
+            for key, dense, features, weights in rows:
+                vector = np.frombuffer(dense, dtype=VECTOR_DTYPE)
+                if len(vector) != self.manifest.dim:
+                    raise ValueError(f"a sentence vector of {len(vector)} values, not "
+                                     f"{self.manifest.dim}")
+                latent = LatentVector.from_blobs(features, weights) if features is not None \
+                    else None
+                found[by_key[key]] = (vector.astype(np.float32), latent)
+            return found
+        except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+            raise IndexCorruptError(
+                f"{self.path}/index.sqlite: unreadable sentence vectors ({exc})") from exc
+
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         if not chunk_ids:
             return {}
@@ -429,14 +460,16 @@ class SnapshotWriter:
             self.vectors.remove_ids(np.array(ids, dtype=np.int64))
         self.db.execute("DELETE FROM latent_terms WHERE chunk_id IN "
                         "(SELECT chunk_id FROM chunks WHERE source = ?)", (source,))
+        self.db.execute("DELETE FROM sentence_vectors WHERE source = ?", (source,))
         self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
         self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
         return len(ids)
 
     def put_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray,
-                     latent: Sequence[LatentVector] | None = None) -> None:
+                     latent: Sequence[LatentVector] | None = None,
+                     sentences: SentenceVectors | None = None) -> None:
         """Insert or replace a document with its chunks, their vectors and, where the index keeps
-        them, their latent-term vectors."""
+        them, their latent-term vectors and its sentences' vectors."""
         if len(chunks) != len(vectors):
             raise ValueError(f"{document.source}: {len(chunks)} chunks but {len(vectors)} vectors")
         if self.manifest.latent_terms and (latent is None or len(latent) != len(chunks)):
@@ -456,6 +489,19 @@ class SnapshotWriter:
             self.db.executemany(
                 "INSERT INTO latent_terms (chunk_id, features, weights) VALUES (?, ?, ?)",
                 [(int(i), *vector.to_blobs()) for i, vector in zip(ids, latent)],
+            )
+        if sentences is not None and self.manifest.sentence_vectors:
+            if sentences.dense.shape[1:] != (self.manifest.dim,):
+                raise ValueError(f"{document.source}: sentence vectors of shape "
+                                 f"{sentences.dense.shape}, not (n, {self.manifest.dim})")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO sentence_vectors (key, source, dense, features, weights) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(sentence_key(text), document.source,
+                  np.asarray(vector, dtype=VECTOR_DTYPE).tobytes(),
+                  *(latent_vector.to_blobs() if latent_vector is not None else (None, None)))
+                 for text, vector, latent_vector in zip(sentences.texts, sentences.dense,
+                                                        sentences.latent)],
             )
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)

@@ -67,7 +67,8 @@ def collect(assistant: Assistant, questions, held_out: bool = False) -> list[dic
         sources = {p.text: p.source for p in retrieval.passages}
         candidates = assistant.answerer.read(q.question, retrieval.passages, retrieval.idf,
                                              retrieval.query_vector, retrieval.dense_margin,
-                                             retrieval.language, retrieval.query_latent)
+                                             retrieval.language, retrieval.query_latent,
+                                             retrieval.stored_sentences)
         labels = []
         for c in candidates:
             passage = retrieval.passages[c.n - 1]
