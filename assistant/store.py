@@ -392,6 +392,12 @@ class IndexStore:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _build_recipe(manifest: Manifest) -> dict:
+    """What a snapshot was built by, less its counts and date."""
+    return {k: v for k, v in asdict(manifest).items()
+            if k not in ("created_at", "documents", "chunks")}
+
+
 class SnapshotWriter:
     """Builds the next snapshot from the live one. Use as a context manager; `commit()` to switch."""
 
@@ -404,6 +410,7 @@ class SnapshotWriter:
         self.base: Snapshot | None = None
         self.tmp: Path | None = None
         self._live: str | None = None
+        self._changed = True  # False while the build would equal the live snapshot
 
     def __enter__(self) -> "SnapshotWriter":
         self.store.root.mkdir(parents=True, exist_ok=True)
@@ -428,6 +435,7 @@ class SnapshotWriter:
         if live and not self._rebuild:
             self.base = self.store.open()
             self.base.check_compatible(self.manifest, for_writing=True)
+            self._changed = _build_recipe(self.base.manifest) != _build_recipe(self.manifest)
         self.store.snapshots_dir.mkdir(parents=True, exist_ok=True)
         self.tmp = self.store.snapshots_dir / f".build-{uuid.uuid4().hex}"
         self.tmp.mkdir()
@@ -456,6 +464,7 @@ class SnapshotWriter:
 
     def remove_document(self, source: str) -> int:
         ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE source = ?", (source,))]
+        self._changed = True
         if ids:
             self.vectors.remove_ids(np.array(ids, dtype=np.int64))
         self.db.execute("DELETE FROM latent_terms WHERE chunk_id IN "
@@ -508,6 +517,13 @@ class SnapshotWriter:
 
     def update_metadata(self, document: Document) -> None:
         """Refresh title and catalog fields of an unchanged document (no re-embedding)."""
+        known = self.base.documents.get(document.source) if self.base is not None else None
+        fields = (document.title, document.organisation, document.year, document.doc_kind,
+                  document.language)
+        if known is not None and fields == (known.title, known.organisation, known.year,
+                                            known.doc_kind, known.language):
+            return
+        self._changed = True
         self.db.execute(
             "UPDATE documents SET title = ?, organisation = ?, year = ?, doc_kind = ?, language = ? "
             "WHERE source = ?",
@@ -525,8 +541,14 @@ class SnapshotWriter:
         )
 
     def commit(self) -> Snapshot:
-        """Write BM25, vectors and manifest, move the snapshot into place and switch to it."""
+        """Write BM25, vectors and manifest, move the snapshot into place and switch to it; a
+        build that changed nothing is thrown away and the live snapshot stays."""
         assert self.tmp is not None
+        if not self._changed:
+            self.db.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+            return self.store.open()
         self.db.commit()
         rows = self.db.execute(
             "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d ON d.source = c.source "

@@ -107,3 +107,21 @@ def test_older_keyword_analysis_is_updated_without_re_embedding(small_assistant)
     report = reader.index()
     assert report.embedded_chunks == 0 and report.unchanged == 2
     assert "12 stycken jobbpakker" in reader.ask("Vad gjorde Gladsaxe med jobbpakker?").text
+
+
+def test_a_sync_that_changes_nothing_keeps_the_live_snapshot(small_assistant, small_corpus):
+    small_assistant.index()
+    store = IndexStore(small_assistant.settings.index_dir)
+    live = store.current_name()
+    report = small_assistant.index()
+    assert report.unchanged == 2 and not report.added and not report.removed
+    assert store.current_name() == live
+    assert sorted(p.name for p in store.snapshots_dir.iterdir()) == [live]
+
+    catalog = small_corpus / "catalog.toml"  # a new title is a change, though nothing is embedded
+    catalog.write_text(catalog.read_text("utf-8").replace(
+        "Studieresa till Toronto:", "Studieresan till Toronto:"), "utf-8")
+    report = small_assistant.index()
+    assert report.embedded_chunks == 0 and store.current_name() != live
+    titles = {d.title for d in small_assistant.snapshot().documents.values()}
+    assert any(t.startswith("Studieresan till Toronto:") for t in titles)
