@@ -162,12 +162,13 @@ class ExtractiveAnswerer:
             found = {s: self._sentence_vectors[s] for s in sentences if s in self._sentence_vectors}
         cached = set(found)
         missing = [s for s in dict.fromkeys(sentences) if s not in found]
+        embedded = {s: embedded_text(s) for s in missing}
         if missing and stored is not None:
-            kept = stored([embedded_text(s) for s in missing])
-            found.update((s, kept[embedded_text(s)]) for s in missing if embedded_text(s) in kept)
+            kept = stored(list(embedded.values()))
+            found.update((s, kept[embedded[s]]) for s in missing if embedded[s] in kept)
             missing = [s for s in missing if s not in found]
         if missing:
-            made = embed_sentences(self.embedder, [embedded_text(s) for s in missing],
+            made = embed_sentences(self.embedder, [embedded[s] for s in missing],
                                    batch_size=max(len(missing), 1))
             found.update(zip(missing, zip(made.dense, made.latent)))
         fresh = [s for s in dict.fromkeys(sentences) if s in found and s not in cached]
