@@ -19,7 +19,6 @@ from .embeddings import Embedder, create_embedder
 from .llm import LLMAnswerer
 from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_index
 from .latent_terms import LatentVector
-from .ocr_repair import question_for_search
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter, reader_rerank
 from .sentence_vectors import StoredSentences, sentence_recipe
@@ -96,7 +95,7 @@ class Assistant:
         question = clean_question(question)
         snapshot = self.snapshot()
         language = detect_language(question)
-        query = self.retriever.encode_query(question_for_search(question, language))
+        query = self.retriever.encode_question(snapshot, question)
         search_terms = self.retriever.search_terms(snapshot, question)
         top_k = top_k or self.settings.top_k
         reread = self.settings.reader_rerank_passages

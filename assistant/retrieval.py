@@ -16,7 +16,8 @@ from .query_encoding import QueryEncoder, QueryVectors
 from .records import Chunk, DenseMargin, Passage
 from .index_engine import IndexReader
 from .text import detect_language, terms
-from .translation import default_lexicon, swedish_terms
+from .ocr_repair import question_for_search
+from .translation import default_lexicon, swedish_gloss, swedish_terms
 
 
 # how far down the ranking to look for k passages that do not repeat each other
@@ -174,6 +175,22 @@ class Retriever:
 
     def encode_query(self, question: str) -> QueryVectors:
         return self.queries.encode(question)
+
+    def encode_question(self, snapshot: IndexReader, question: str) -> QueryVectors:
+        """The question's vectors for `snapshot`. An English question's dense vector is the sum
+        of its own and, weighted by `gloss_weight`, that of its word-by-word Swedish gloss
+        (`swedish_gloss`), normalised."""
+        language = detect_language(question)
+        query = self.encode_query(question_for_search(question, language))
+        weight = self.settings.gloss_weight
+        if not (self.settings.translate_english and weight > 0 and language == "en"):
+            return query
+        gloss = swedish_gloss(question, default_lexicon(), snapshot.term_idf)
+        if not gloss:
+            return query
+        dense = query.dense + weight * self.encode_query(gloss).dense
+        norm = float(np.linalg.norm(dense))
+        return replace(query, dense=(dense / norm).astype(query.dense.dtype)) if norm else query
 
     def search_terms(self, snapshot: IndexReader, question: str) -> list[str]:
         """The question's terms for keyword search; an English question's also include the

@@ -100,24 +100,60 @@ def content_words(question: str) -> list[str]:
     return [w for w in _ENGLISH_WORD.findall(question) if w.lower() not in _NOT_TRANSLATED]
 
 
-def swedish_terms(question: str, lexicon: Lexicon,
-                  idf_of: Callable[[Sequence[str]], dict[str, float]],
-                  per_word: int = 3) -> list[str]:
-    """Search terms (as `text.terms` makes them) for the Swedish translations of an English
-    question's content words: per word, the `per_word` most common ones the index holds
-    (`idf_of` gives the index's idf per term). A hyphenated word is also looked up by its parts."""
+def _translations(question: str, lexicon: Lexicon,
+                  idf_of: Callable[[Sequence[str]], dict[str, float]]
+                  ) -> tuple[list[list[str]], Callable[[str], float | None]]:
+    """Per content word of an English question, its Swedish translations (a hyphenated word is
+    also looked up by its parts); and the index's idf of a term, None for a term it does not
+    hold. One idf look-up for the whole question (on a Milvus server, one round trip)."""
     per_english: list[list[str]] = []
     for word in content_words(question):
         swedish = list(lexicon.swedish_for(word))
         if not swedish and "-" in word:
             swedish = [s for part in word.split("-") for s in lexicon.swedish_for(part)]
-        per_english.append(list(dict.fromkeys(t for s in swedish for t in terms(s))))
-    if not any(per_english):
-        return []
-    # one look-up for the whole question (on a Milvus server, one round trip)
-    idf = idf_of(list(dict.fromkeys([t for c in per_english for t in c] + [_UNSEEN])))
+        per_english.append(list(dict.fromkeys(swedish)))
+    wanted = list(dict.fromkeys(t for c in per_english for s in c for t in terms(s)))
+    idf = idf_of(wanted + [_UNSEEN]) if wanted else {}
+
+    def held_idf(term: str) -> float | None:
+        value = idf.get(term)
+        return value if value is not None and value < idf[_UNSEEN] else None
+    return per_english, held_idf
+
+
+def translation_terms(question: str, lexicon: Lexicon) -> set[str]:
+    """The terms of every Swedish translation of an English question's content words, held by
+    the index or not (a compound's parts are seldom indexed on their own)."""
+    return {t for word in content_words(question) for s in lexicon.swedish_for(word)
+            for t in terms(s)}
+
+
+def swedish_terms(question: str, lexicon: Lexicon,
+                  idf_of: Callable[[Sequence[str]], dict[str, float]],
+                  per_word: int = 3) -> list[str]:
+    """Search terms (as `text.terms` makes them) for the Swedish translations of an English
+    question's content words: per word, the `per_word` most common ones the index holds
+    (`idf_of` gives the index's idf per term)."""
+    per_english, held_idf = _translations(question, lexicon, idf_of)
     out: list[str] = []
-    for candidates in per_english:
-        held = sorted((t for t in candidates if idf[t] < idf[_UNSEEN]), key=lambda t: idf[t])
-        out += held[:per_word]
+    for swedish in per_english:
+        candidates = dict.fromkeys(t for s in swedish for t in terms(s))
+        out += sorted((t for t in candidates if held_idf(t) is not None), key=held_idf)[:per_word]
     return out
+
+
+def swedish_gloss(question: str, lexicon: Lexicon,
+                  idf_of: Callable[[Sequence[str]], dict[str, float]]) -> str:
+    """The English question word by word in Swedish: each content word's most common
+    translation whose terms the index holds ("Where did the visitors sit in on a lesson" →
+    "besökare sitta lektion"); "" when there is none. Its vector, added to the question's, draws
+    the question's vector towards the Swedish text about it: the bundled model matches a
+    language's own words more closely than their translations."""
+    per_english, held_idf = _translations(question, lexicon, idf_of)
+    words = []
+    for swedish in per_english:
+        held = [(s, [held_idf(t) for t in terms(s)]) for s in swedish]
+        held = [(s, idfs) for s, idfs in held if idfs and None not in idfs]
+        if held:
+            words.append(min(held, key=lambda item: min(item[1]))[0])
+    return " ".join(words)

@@ -1,11 +1,13 @@
 """English questions over Swedish documents: the dictionary read backwards, the translations an
 English question searches for, and what keyword search finds with them."""
 
+import numpy as np
 import pytest
 
 import assistant.translation as translation
 from assistant.text import normalise_word, terms
-from assistant.translation import Lexicon, LexiconError, default_lexicon, swedish_terms
+from assistant.translation import (Lexicon, LexiconError, default_lexicon, swedish_gloss,
+                                  swedish_terms)
 
 
 def test_english_words_find_their_swedish_headwords():
@@ -51,6 +53,39 @@ def test_the_most_common_translations_the_index_holds_are_kept():
         [normalise_word("hotell"), normalise_word("pensionat")]
     assert swedish_terms(question, lexicon, idf_of, per_word=5) == \
         [normalise_word(w) for w in ("hotell", "pensionat", "värdshus")]
+
+
+def test_the_gloss_takes_each_words_most_common_translation_the_index_holds():
+    lexicon = Lexicon.from_entries([("värdshus", "hotel; inn"), ("hotell", "hotel"),
+                                    ("gästgiveri", "hotel"), ("stanna", "to stay"),
+                                    ("flygplats", "airport")])
+    held = {normalise_word("hotell"): 1.0, normalise_word("värdshus"): 4.0,
+            normalise_word("stanna"): 2.0}
+
+    def idf_of(found):  # gästgiveri and flygplats are in no chunk
+        return {t: held.get(t, 9.0) for t in found}
+
+    assert swedish_gloss("Which hotel did they stay at near the airport?", lexicon, idf_of) \
+        == "hotell stanna"
+    assert swedish_gloss("Which airport?", lexicon, idf_of) == ""
+    assert swedish_gloss("Xqzv?", lexicon, idf_of) == ""
+
+
+def test_an_english_questions_vector_leans_towards_the_swedish_text(corpus_assistant):
+    snapshot = corpus_assistant.snapshot()
+    retriever = corpus_assistant.retriever
+    plain = type(retriever)(retriever.embedder, retriever.settings.model_copy(
+        update={"gloss_weight": 0.0}))
+    english = "How many refugees per year does Solna have an agreement to receive?"
+    swedish_text = "Ett avtal finns med Migrationsverket om att ta emot 50-70 flyktingar/år."
+    target = retriever.embedder.embed_passages([swedish_text])[0]
+    glossed, own = retriever.encode_question(snapshot, english), plain.encode_question(snapshot,
+                                                                                        english)
+    assert abs(float(np.linalg.norm(glossed.dense)) - 1.0) < 1e-4
+    assert float(glossed.dense @ target) > float(own.dense @ target)
+    swedish = "Hur många flyktingar per år har Solna avtal om att ta emot?"
+    assert np.array_equal(retriever.encode_question(snapshot, swedish).dense,
+                          plain.encode_question(snapshot, swedish).dense)
 
 
 def test_an_english_question_searches_the_swedish_text(corpus_assistant):
