@@ -92,9 +92,11 @@ class ExtractiveAnswerer:
                           passages=passages, citations=[], language=language)
         fitting = fitting_passages(candidates)
         # "Fredrik Jurdell Avdelningschef" answers who the head of department is, however
-        # likely a sentence naming some other person looks
-        if any(c.names_the_role for c in fitting):
-            fitting = [c for c in fitting if c.names_the_role]
+        # likely a sentence naming some other person looks; and the head of the department
+        # asked about answers before the head of some unit
+        for names in ("names_the_role", "names_the_role_as_asked"):
+            if any(getattr(c, names) for c in fitting):
+                fitting = [c for c in fitting if getattr(c, names)]
         best = max(fitting, key=lambda c: c.probability)
         quoted = [(c.text, c.n) for c in self._choose(fitting)]
         if self.settings.quote_following_sentence and best.following \

@@ -25,6 +25,7 @@ from .citations import term_support
 from .ocr_repair import repair_words, shows_damage
 from .records import DenseMargin, Passage
 from .text import sentence_spans, terms
+from .translation import default_lexicon, translation_terms
 
 MODEL_PATH = Path(__file__).with_name("reader_model.json")
 TITLE_TERM_WEIGHT = 0.3  # words shared with a document's title pick the document, not the sentence
@@ -84,6 +85,21 @@ def names_role(forms: set[str], text_terms: set[str]) -> bool:
                for t in text_terms)
 
 
+def names_role_as_asked(forms: set[str], text_terms: set[str], asked: set[str]) -> bool:
+    """Whether a text names the role by a compound whose first part the question also asks
+    about: "avdelningschef" for the head of a department ("avdelning" among the question's
+    terms or their translations), where "enhetschef" is some other head."""
+    for t in text_terms:
+        for f in forms:
+            if len(f) >= 4 and t.endswith(f) and len(t) > len(f):
+                modifier = t[: -len(f)]
+                # the Swedish linking -s of compounds: avdelning-s-chef
+                if {modifier, modifier.rstrip("s")} & asked or \
+                        any(len(a) >= 4 and modifier.startswith(a) for a in asked):
+                    return True
+    return False
+
+
 def weighted_coverage(question_terms: list[str], text_terms: set[str],
                       idf: dict[str, float]) -> float:
     """IDF-weighted share of the question's terms that a text contains."""
@@ -109,6 +125,8 @@ class SentenceCandidate:
     role_named: bool = True
     # the sentence itself holds an answer of the asked kind and names that role
     names_the_role: bool = False
+    # and names it by a compound whose first part the question asks about (`names_role_as_asked`)
+    names_the_role_as_asked: bool = False
     features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0
 
@@ -176,6 +194,8 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
     names = question_names(question)
     numbers = set(_DIGITS.findall(question))
     roles = role_forms(question)
+    role_modifiers = asked | (translation_terms(question, default_lexicon())
+                              if roles and language == "en" else set())
     seen: set[str] = set()
     out: list[SentenceCandidate] = []
     for n, passage in enumerate(passages, start=1):
@@ -210,6 +230,8 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
                                          role_named=role_named,
                                          names_the_role=bool(roles) and typed
                                          and names_role(roles, unique),
+                                         names_the_role_as_asked=bool(roles) and typed
+                                         and names_role_as_asked(roles, unique, role_modifiers),
                                          features={
                 "lexical": lexical[i],
                 "passage_lexical": passage_lexical,

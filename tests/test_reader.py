@@ -148,3 +148,14 @@ def test_a_sentence_knows_whether_its_passage_names_the_role_asked_about():
     assert all(c.role_named for c in found)
     found = sentence_candidates("Vem leder arbetet i Gladsaxe?", [other], {}, "sv", DenseMargin())
     assert all(c.role_named for c in found)
+
+
+def test_a_compound_naming_the_role_as_asked_is_told_from_another_heads_title():
+    # "head of department": the department's head (avdelningschef), not a unit's (enhetschef)
+    heads = passage("Konferensen besöks av Anna Mattsson, enhetschef på Europaforum. "
+                    "Förslaget undertecknades av avdelningschef Eva Jurdell i Stockholm.")
+    for question, language in [("Which head of department signed the proposal?", "en"),
+                               ("Vem är chef för avdelningen som undertecknade förslaget?", "sv")]:
+        unit, department = sentence_candidates(question, [heads], {}, language, DenseMargin())
+        assert unit.names_the_role and department.names_the_role
+        assert department.names_the_role_as_asked and not unit.names_the_role_as_asked
