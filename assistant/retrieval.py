@@ -179,13 +179,14 @@ class Retriever:
     def encode_question(self, snapshot: IndexReader, question: str) -> QueryVectors:
         """The question's vectors for `snapshot`. An English question's dense vector is the sum
         of its own and, weighted by `gloss_weight`, that of its word-by-word Swedish gloss
-        (`swedish_gloss`), normalised."""
+        (`swedish_gloss`, `gloss_translations_per_word` translations a word), normalised."""
         language = detect_language(question)
         query = self.encode_query(question_for_search(question, language))
         weight = self.settings.gloss_weight
         if not (self.settings.translate_english and weight > 0 and language == "en"):
             return query
-        gloss = swedish_gloss(question, default_lexicon(), snapshot.term_idf)
+        gloss = swedish_gloss(question, default_lexicon(), snapshot.term_idf,
+                              self.settings.gloss_translations_per_word)
         if not gloss:
             return query
         dense = query.dense + weight * self.encode_query(gloss).dense

@@ -143,9 +143,10 @@ def swedish_terms(question: str, lexicon: Lexicon,
 
 
 def swedish_gloss(question: str, lexicon: Lexicon,
-                  idf_of: Callable[[Sequence[str]], dict[str, float]]) -> str:
-    """The English question word by word in Swedish: each content word's most common
-    translation whose terms the index holds ("Where did the visitors sit in on a lesson" →
+                  idf_of: Callable[[Sequence[str]], dict[str, float]],
+                  per_word: int = 1) -> str:
+    """The English question word by word in Swedish: each content word's `per_word` most common
+    translations whose terms the index holds ("Where did the visitors sit in on a lesson" →
     "besökare sitta lektion"); "" when there is none. Its vector, added to the question's, draws
     the question's vector towards the Swedish text about it: the bundled model matches a
     language's own words more closely than their translations."""
@@ -154,6 +155,5 @@ def swedish_gloss(question: str, lexicon: Lexicon,
     for swedish in per_english:
         held = [(s, [held_idf(t) for t in terms(s)]) for s in swedish]
         held = [(s, idfs) for s, idfs in held if idfs and None not in idfs]
-        if held:
-            words.append(min(held, key=lambda item: min(item[1]))[0])
+        words += [w for w, _ in sorted(held, key=lambda item: min(item[1]))[:per_word]]
     return " ".join(words)

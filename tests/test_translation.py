@@ -69,6 +69,9 @@ def test_the_gloss_takes_each_words_most_common_translation_the_index_holds():
         == "hotell stanna"
     assert swedish_gloss("Which airport?", lexicon, idf_of) == ""
     assert swedish_gloss("Xqzv?", lexicon, idf_of) == ""
+    # a second translation per word, the next most common one held; never one the index lacks
+    assert swedish_gloss("Which hotel did they stay at near the airport?", lexicon, idf_of,
+                         per_word=2) == "hotell värdshus stanna"
 
 
 def test_an_english_questions_vector_leans_towards_the_swedish_text(corpus_assistant):
