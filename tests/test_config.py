@@ -45,7 +45,8 @@ def test_bad_rerank_values_are_named(tmp_path, monkeypatch):
 def test_bad_translation_and_quoting_values_are_named(tmp_path, monkeypatch):
     config = tmp_path / "assistant.toml"
     config.write_text('translations_per_word = 0\ntranslate_english = "maybe"\n'
-                      'quote_following_sentence = "often"\ngloss_weight = -1\n', "utf-8")
+                      'quote_following_sentence = "often"\ngloss_weight = -1\n'
+                      'gloss_translations_per_word = 0\n', "utf-8")
     monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
     with pytest.raises(ConfigError) as err:
         load_settings()
@@ -53,7 +54,7 @@ def test_bad_translation_and_quoting_values_are_named(tmp_path, monkeypatch):
     assert str(config) in message
     assert all(name in message for name in
                ("translations_per_word", "translate_english", "quote_following_sentence",
-                "gloss_weight"))
+                "gloss_weight", "gloss_translations_per_word"))
 
 
 def test_bad_reader_rerank_values_are_named(tmp_path, monkeypatch):
