@@ -231,8 +231,26 @@ def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[in
         return [m.span() for m in _DATE.finditer(sentence)]
     pattern = _PERSON if kind is AnswerKind.PERSON else _PROPER
     # a capital at the very start of a sentence says nothing
-    return [m.span() for m in pattern.finditer(sentence)
-            if m.start() > 0 or kind is AnswerKind.PERSON]
+    spans = [m.span() for m in pattern.finditer(sentence)
+             if m.start() > 0 or kind is AnswerKind.PERSON]
+    if kind is AnswerKind.ORGANISATION:  # a country is a place, not an organisation
+        spans = [(a, b) for a, b in spans if sentence[a:b].strip().lower() not in country_names()]
+    return spans
+
+
+@lru_cache(maxsize=1)
+def country_names() -> frozenset[str]:
+    """The names of the world's countries, territories and regions in Swedish and English,
+    lower-cased (the CLDR data that Babel ships), less the unions CLDR lists among them (the EU,
+    the UN), which are organisations."""
+    from babel import Locale
+
+    return frozenset(name.lower() for language in ("sv", "en")
+                     for code, name in Locale.parse(language).territories.items()
+                     if code not in _NOT_TERRITORIES)
+
+
+_NOT_TERRITORIES = frozenset({"EU", "EZ", "UN", "XA", "XB"})  # unions, and CLDR's test codes
 
 
 def answer_spans(question: str, sentence: str) -> list[tuple[int, int]]:

@@ -82,6 +82,18 @@ def test_what_only_repeats_the_question_is_not_the_answer():
     assert _marked("Vad gjorde Gladsaxe?", "Gladsaxe införde 12 jobbpakker.") == []
 
 
+def test_a_country_is_no_answer_to_which_organisation():
+    sentence = "Jag vill tacka riksdagens partier för samarbetet under en svår tid för Sverige."
+    assert _marked("Vilket parti vann valet?", sentence) == []
+    assert _marked("Which party won the election?",
+                   "The election in Sweden was won by the Social Democrats.") == \
+        ["Social Democrats"]
+    # a union CLDR lists among its territories still answers, and a country answers where
+    assert _marked("Vilken organisation finansierade projektet?",
+                   "Projektet finansierades av Förenta Nationerna.") == ["Förenta Nationerna"]
+    assert _marked("Vilket land besökte de?", "Delegationen besökte Kanada i maj.") == ["Kanada"]
+
+
 @pytest.mark.parametrize("question, asked", [
     ("Hur stor budget hade projektet?", Measure.MONEY),
     ("Vad kostar kursen?", Measure.MONEY),
