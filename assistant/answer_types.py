@@ -238,6 +238,9 @@ def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[in
     return spans
 
 
+_NOT_TERRITORIES = frozenset({"EU", "EZ", "UN", "XA", "XB"})  # unions, and CLDR's test codes
+
+
 @lru_cache(maxsize=1)
 def country_names() -> frozenset[str]:
     """The names of the world's countries, territories and regions in Swedish and English,
@@ -248,9 +251,6 @@ def country_names() -> frozenset[str]:
     return frozenset(name.lower() for language in ("sv", "en")
                      for code, name in Locale.parse(language).territories.items()
                      if code not in _NOT_TERRITORIES)
-
-
-_NOT_TERRITORIES = frozenset({"EU", "EZ", "UN", "XA", "XB"})  # unions, and CLDR's test codes
 
 
 def answer_spans(question: str, sentence: str) -> list[tuple[int, int]]:
