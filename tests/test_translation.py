@@ -27,10 +27,23 @@ def test_entries_are_read_as_folkets_lexikon_writes_them():
         ("träffa", "to meet"),
         ("föräldramöte", "parents&#39; meeting"),
     ])
-    assert lexicon.swedish_for("meetings") == ("möte", "träffa")  # by the stem "meet"
+    assert lexicon.swedish_for("meetings") == ("möte",)  # by its singular
+    assert lexicon.swedish_for("meeting") == ("möte",)
+    assert lexicon.swedish_for("encountered") == ("möte",)  # no gloss as written: by its stem
     assert lexicon.swedish_for("session") == ("möte",)
     assert lexicon.swedish_for("friendly") == ()
     assert lexicon.swedish_for("committee") == ()
+
+
+def test_a_gloss_as_written_wins_over_one_that_only_shares_its_stem():
+    lexicon = Lexicon.from_entries([("integrering", "integration"), ("integritet", "integrity"),
+                                    ("stad", "city, town"), ("möte", "meeting")])
+    # the English stemmer makes "integration" and "integrity" one stem, "integr"
+    assert lexicon.swedish_for("integration") == ("integrering",)
+    assert lexicon.swedish_for("integrations") == ("integrering",)
+    assert lexicon.swedish_for("cities") == ("stad",)
+    assert lexicon.swedish_for("integrated") == ("integrering", "integritet")  # by the stem
+    assert "integritet" not in default_lexicon().swedish_for("integration")
 
 
 def test_only_a_headwords_first_senses_point_at_it():
