@@ -97,19 +97,21 @@ def latent_rerank(
 
 
 def document_prior(scores: dict[int, float], source_of: dict[int, str],
-                   weight: float) -> dict[int, float]:
+                   weight: float, temperature: float = 1.0) -> dict[int, float]:
     """Re-score candidates as z(score) + weight × z(their document's score), the document's score
-    being the log of the summed exp(z(score)) of its candidates.
+    being temperature × the log of the summed exp(z(score) / temperature) of its candidates.
 
     A document with several good candidates is about what was asked (the municipality's own
-    report); a single chunk of a long statute that shares the question's words is not lifted."""
+    report); a single chunk of a long statute that shares the question's words is not lifted.
+    A temperature below 1 weighs a document's best candidates more against its many middling
+    ones, which a long statute has by its length alone."""
     if len(scores) < 2:
         return dict(scores)
     standard = zscore_fusion([(scores, 1.0)])
     mass: dict[str, float] = {}
     for i, z in standard.items():
-        mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(z))
-    document = {i: float(np.log(mass[source_of[i]])) for i in scores}
+        mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(z / temperature))
+    document = {i: temperature * float(np.log(mass[source_of[i]])) for i in scores}
     return zscore_fusion([(standard, 1.0), (document, weight)])
 
 
@@ -255,7 +257,7 @@ class Retriever:
         if s.document_prior_weight > 0:
             rescored = document_prior({i: fused[i] for i in best},
                                       {i: chunks[i].source for i in best},
-                                      s.document_prior_weight)
+                                      s.document_prior_weight, s.document_prior_temperature)
             best = sorted(best, key=lambda i: (-rescored[i], i))
             fused = {**fused, **rescored}  # a passage's score is the one it was ranked by
         passages = []

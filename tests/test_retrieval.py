@@ -143,6 +143,19 @@ def test_document_prior_lifts_a_passage_of_the_document_with_several_good_ones()
     assert document_prior({9: 1.0}, {9: "x"}, 0.7) == {9: 1.0}  # nothing to compare
 
 
+def test_a_cooler_document_prior_weighs_a_documents_best_passage_over_its_many_middling_ones():
+    # a long statute with many middling candidates against a report with one strong one
+    scores = {1: 2.0, 2: 0.6, 3: 0.6, 4: 0.6, 5: 0.6, 6: 0.6, 7: 0.0, 8: 0.0}
+    source = {1: "report", **{i: "statute" for i in range(2, 7)}, 7: "x", 8: "y"}
+    plain = document_prior(scores, source, weight=0.7)
+    cool = document_prior(scores, source, weight=0.7, temperature=0.3)
+    def gap(rescored):
+        return rescored[1] - rescored[2]
+    assert gap(cool) > gap(plain)
+    # at the temperature 1 the plain log-sum-exp
+    assert document_prior(scores, source, 0.7, temperature=1.0) == plain
+
+
 def test_document_prior_ranks_by_the_scores_it_reports(corpus_assistant):
     found = corpus_assistant.retriever.retrieve(
         corpus_assistant.snapshot(), "How many people came to Solna in 2007?", 5)
