@@ -108,10 +108,13 @@ def document_prior(scores: dict[int, float], source_of: dict[int, str],
     if len(scores) < 2:
         return dict(scores)
     standard = zscore_fusion([(scores, 1.0)])
-    mass: dict[str, float] = {}
+    scaled: dict[str, list[float]] = {}
     for i, z in standard.items():
-        mass[source_of[i]] = mass.get(source_of[i], 0.0) + float(np.exp(z / temperature))
-    document = {i: temperature * float(np.log(mass[source_of[i]])) for i in scores}
+        scaled.setdefault(source_of[i], []).append(z / temperature)
+    # shifted by the largest, so that a low temperature cannot overflow exp
+    mass = {source: max(values) + float(np.log(np.sum(np.exp(np.array(values) - max(values)))))
+            for source, values in scaled.items()}
+    document = {i: temperature * mass[source_of[i]] for i in scores}
     return zscore_fusion([(standard, 1.0), (document, weight)])
 
 

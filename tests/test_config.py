@@ -66,3 +66,20 @@ def test_bad_reader_rerank_values_are_named(tmp_path, monkeypatch):
     message = str(err.value)
     assert str(config) in message
     assert all(name in message for name in ("reader_rerank_passages", "reader_rerank_weight"))
+
+
+@pytest.mark.parametrize("line, name", [
+    ("document_prior_temperature = 0", "document_prior_temperature"),
+    ("document_prior_temperature = -0.5", "document_prior_temperature"),
+    ("document_prior_temperature = 50", "document_prior_temperature"),
+    ('document_prior_temperature = "cool"', "document_prior_temperature"),
+    ("document_prior_weight = -1", "document_prior_weight"),
+    ("document_prior_candidates = 0", "document_prior_candidates"),
+])
+def test_bad_document_prior_values_are_named(tmp_path, monkeypatch, line, name):
+    config = tmp_path / "assistant.toml"
+    config.write_text(line + "\n", "utf-8")
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert str(config) in str(err.value) and name in str(err.value)

@@ -1,5 +1,7 @@
 """Retrieval over the real bundled model and a real on-disk index of the bundled corpus."""
 
+import math
+
 import pytest
 
 from assistant.evaluate import first_hit_rank, load_questions
@@ -149,11 +151,12 @@ def test_a_cooler_document_prior_weighs_a_documents_best_passage_over_its_many_m
     source = {1: "report", **{i: "statute" for i in range(2, 7)}, 7: "x", 8: "y"}
     plain = document_prior(scores, source, weight=0.7)
     cool = document_prior(scores, source, weight=0.7, temperature=0.3)
-    def gap(rescored):
-        return rescored[1] - rescored[2]
-    assert gap(cool) > gap(plain)
+    assert cool[1] - cool[2] > plain[1] - plain[2]
     # at the temperature 1 the plain log-sum-exp
     assert document_prior(scores, source, 0.7, temperature=1.0) == plain
+    # however low the temperature, the scores stay finite and the report stays first
+    frozen = document_prior(scores, source, weight=0.7, temperature=1e-6)
+    assert all(math.isfinite(v) for v in frozen.values()) and max(frozen, key=frozen.get) == 1
 
 
 def test_document_prior_ranks_by_the_scores_it_reports(corpus_assistant):
