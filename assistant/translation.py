@@ -9,6 +9,14 @@ finds the glosses written as it or as its singular ("inhabitants" → "inhabitan
 that no gloss is written as is compared by its Snowball English stem, which joins words the
 dictionary keeps apart ("integration" and "integrity" are both "integr").
 
+English writes as two or three words what Swedish writes as one compound ("labour market" →
+arbetsmarknad, "adult education" → vuxenutbildning). A run of the question's words that is a
+gloss as written is translated as one, in place of its words one by one ("twin town" gives
+vänort, not tvilling and stad), where the index holds the compound. Two neighbouring words that
+no gloss joins are also tried as a compound of their translations, with or without the linking
+s ("study visit" → studiebesök, "success factor" → framgångsfaktor): the ones the index holds
+are searched for beside the words' own translations.
+
 A word has many translations, most of them senses the documents never use. Of those the index
 holds, the most common ones are kept (a handful per word), which picks the everyday sense:
 "meeting" → möte, träff rather than sammanträffande.
@@ -31,6 +39,8 @@ from .text import EXTRA_STOPWORDS, terms
 SOURCE = "svlang/data/folkets_sv_en.tsv"
 _ENGLISH_WORD = re.compile(r"[A-Za-z][a-z]+(?:-[a-z]+)*")
 _GLOSS_WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
+_GLOSS_PHRASE = re.compile(r"[a-z]+(?: [a-z]+){1,2}")
+PHRASE_WORDS = 3  # the longest run of words looked up as one gloss
 _HEADWORD = re.compile(r"[a-zåäöéü]+(?:-[a-zåäöéü]+)?")
 _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 _LEADING = re.compile(r"^(?:to|a|an|the) ")
@@ -56,11 +66,12 @@ class LexiconError(RuntimeError):
 
 @dataclass(frozen=True)
 class Lexicon:
-    """English stem → Swedish words, in the dictionary's order; and the same by the English
-    gloss as written."""
+    """English stem → Swedish words, in the dictionary's order; the same by the English
+    gloss as written; and by the glosses of two or three words ("labour market")."""
 
     swedish: dict[str, tuple[str, ...]]
     by_form: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    by_phrase: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_entries(cls, entries: Iterable[tuple[str, str]]) -> "Lexicon":
@@ -68,6 +79,7 @@ class Lexicon:
         glosses separated by commas or semicolons, remarks in brackets, "|" marking compounds."""
         found: dict[str, dict[str, None]] = {}
         by_form: dict[str, dict[str, None]] = {}
+        by_phrase: dict[str, dict[str, None]] = {}
         for headword, glosses in entries:
             swedish = headword.replace("|", "").strip().lower()
             if not _HEADWORD.fullmatch(swedish):
@@ -78,8 +90,11 @@ class Lexicon:
                 if _GLOSS_WORD.fullmatch(english):
                     found.setdefault(_english_stem(english), {})[swedish] = None
                     by_form.setdefault(english, {})[swedish] = None
+                elif _GLOSS_PHRASE.fullmatch(english := " ".join(english.split())):
+                    by_phrase.setdefault(english, {})[swedish] = None
         return cls({k: tuple(v) for k, v in found.items()},
-                   {k: tuple(v) for k, v in by_form.items()})
+                   {k: tuple(v) for k, v in by_form.items()},
+                   {k: tuple(v) for k, v in by_phrase.items()})
 
     def swedish_for(self, english_word: str) -> tuple[str, ...]:
         """The headwords glossed by the word itself or its singular; only where none is, those
@@ -88,6 +103,13 @@ class Lexicon:
         exact = [s for form in dict.fromkeys([word, *_singulars(word)])
                  for s in self.by_form.get(form, ())]
         return tuple(dict.fromkeys(exact)) or self.swedish.get(_english_stem(word), ())
+
+    def swedish_for_phrase(self, words: Sequence[str]) -> tuple[str, ...]:
+        """The headwords glossed by these words as written, or with the last one in the
+        singular ("social services", "twin towns")."""
+        *head, last = [w.lower() for w in words]
+        forms = [" ".join([*head, form]) for form in dict.fromkeys([last, *_singulars(last)])]
+        return tuple(dict.fromkeys(s for form in forms for s in self.by_phrase.get(form, ())))
 
 
 def _singulars(word: str) -> list[str]:
@@ -124,32 +146,92 @@ def content_words(question: str) -> list[str]:
     return [w for w in _ENGLISH_WORD.findall(question) if w.lower() not in _NOT_TRANSLATED]
 
 
+def _translatable(word: str) -> bool:
+    return word.lower() not in _NOT_TRANSLATED
+
+
+def phrases(question: str, lexicon: Lexicon) -> list[tuple[int, int, tuple[str, ...]]]:
+    """The runs of an English question's words (a hyphenated word's parts count as words) that
+    the dictionary glosses as one: (first word, end, Swedish headwords), longest first where
+    runs overlap. A run begins and ends with a word that is translated on its own."""
+    words = [part for word in _ENGLISH_WORD.findall(question) for part in word.split("-")]
+    found, start = [], 0
+    while start < len(words):
+        for end in range(min(start + PHRASE_WORDS, len(words)), start + 1, -1):
+            run = words[start:end]
+            if _translatable(run[0]) and _translatable(run[-1]) and (
+                    swedish := lexicon.swedish_for_phrase(run)):
+                found.append((start, end, swedish))
+                start = end
+                break
+        else:
+            start += 1
+    return found
+
+
 def _translations(question: str, lexicon: Lexicon,
                   idf_of: Callable[[Sequence[str]], dict[str, float]]
                   ) -> tuple[list[list[str]], Callable[[str], float | None]]:
     """Per content word of an English question, its Swedish translations (a hyphenated word is
-    also looked up by its parts); and the index's idf of a term, None for a term it does not
-    hold. One idf look-up for the whole question (on a Milvus server, one round trip)."""
-    per_english: list[list[str]] = []
-    for word in content_words(question):
+    also looked up by its parts), a run of words that the dictionary glosses as one counting as
+    one word where the index holds its translation; and the index's idf of a term, None for a
+    term it does not hold. One idf look-up for the whole question (on a Milvus server, one
+    round trip)."""
+    whole = [(word, word.split("-")) for word in _ENGLISH_WORD.findall(question)]
+    runs = phrases(question, lexicon)
+    per_word: list[tuple[list[int], list[str]]] = []  # the parts a translation stands for
+    position = 0
+    for word, parts in whole:
+        covers = list(range(position, position + len(parts)))
+        position += len(parts)
+        if not _translatable(word):
+            continue
         swedish = list(lexicon.swedish_for(word))
-        if not swedish and "-" in word:
-            swedish = [s for part in word.split("-") for s in lexicon.swedish_for(part)]
-        per_english.append(list(dict.fromkeys(swedish)))
-    wanted = list(dict.fromkeys(t for c in per_english for s in c for t in terms(s)))
+        if not swedish and len(parts) > 1:
+            swedish = [s for part in parts for s in lexicon.swedish_for(part)]
+        per_word.append((covers, list(dict.fromkeys(swedish))))
+    # neighbouring words that no gloss joins, as one compound of their translations
+    covered = {i for start, end, _ in runs for i in range(start, end)}
+    composed = [[a + link + b for a in first for b in second for link in ("", "s")
+                 if " " not in a + b]
+                for (c1, first), (c2, second) in zip(per_word, per_word[1:])
+                if c2[0] == c1[-1] + 1 and not covered & {c1[-1], c2[0]}]
+    wanted = list(dict.fromkeys(t for _, c in per_word for s in c for t in terms(s)))
+    wanted += [t for _, _, c in runs for s in c for t in terms(s) if t not in wanted]
+    wanted += [t for c in composed for s in c for t in terms(s) if t not in wanted]
     idf = idf_of(wanted + [_UNSEEN]) if wanted else {}
 
     def held_idf(term: str) -> float | None:
         value = idf.get(term)
         return value if value is not None and value < idf[_UNSEEN] else None
+
+    def held(swedish: list[str] | tuple[str, ...]) -> list[str]:
+        return [s for s in swedish if all(held_idf(t) is not None for t in terms(s))]
+
+    held_runs = [(start, end, held(swedish)) for start, end, swedish in runs]
+    held_runs = [(start, end, swedish) for start, end, swedish in held_runs if swedish]
+    per_english: list[list[str]] = []
+    taken: set[int] = set()
+    for covers, swedish in per_word:
+        run = next((r for r in held_runs if r[0] <= covers[0] < r[1]), None)
+        if run is None:
+            per_english.append(swedish)
+        elif run[0] not in taken:  # the run's translation, once, where its first word stood
+            taken.add(run[0])
+            per_english.append(run[2])
+    # beside the words' own translations, not in place of them: a compound is a guess
+    per_english += [found for compounds in composed if (found := held(compounds))]
     return per_english, held_idf
 
 
 def translation_terms(question: str, lexicon: Lexicon) -> set[str]:
-    """The terms of every Swedish translation of an English question's content words, held by
-    the index or not (a compound's parts are seldom indexed on their own)."""
-    return {t for word in content_words(question) for s in lexicon.swedish_for(word)
-            for t in terms(s)}
+    """The terms of every Swedish translation of an English question's content words and of
+    its runs of words glossed as one, held by the index or not (a compound's parts are seldom
+    indexed on their own)."""
+    single = {t for word in content_words(question) for s in lexicon.swedish_for(word)
+              for t in terms(s)}
+    return single | {t for _, _, swedish in phrases(question, lexicon) for s in swedish
+                     for t in terms(s)}
 
 
 def swedish_terms(question: str, lexicon: Lexicon,

@@ -87,6 +87,47 @@ def test_the_gloss_takes_each_words_most_common_translation_the_index_holds():
                          per_word=2) == "hotell värdshus stanna"
 
 
+def test_words_that_a_gloss_joins_are_translated_as_one_compound():
+    lexicon = Lexicon.from_entries([("arbetsmarknad", "labour market"), ("arbete", "labour"),
+                                    ("marknad", "market"), ("socialtjänst", "social services"),
+                                    ("social", "social"), ("kvinna", "woman")])
+    held = {normalise_word(w): 1.0 for w in ("arbete", "marknad", "social", "kvinna")}
+    compounds = {normalise_word("arbetsmarknad"): 2.0}
+
+    def idf_of(found):  # socialtjänst is in no chunk
+        return {t: held.get(t, compounds.get(t, 9.0)) for t in found}
+
+    question = "How does a woman enter the labour market, with help from social services?"
+    assert swedish_terms(question, lexicon, idf_of) == [
+        normalise_word(w) for w in ("kvinna", "arbetsmarknad", "social")]
+    assert swedish_gloss(question, lexicon, idf_of) == "kvinna arbetsmarknad social"
+    # a hyphen joins words as a space does; the last word may be in the plural
+    assert lexicon.swedish_for_phrase(["labour", "markets"]) == ("arbetsmarknad",)
+    assert normalise_word("arbetsmarknad") in swedish_terms(
+        "Which labour-market measures?", lexicon, idf_of)
+    compounds.clear()  # where the index lacks the compound, its words are translated one by one
+    assert swedish_terms(question, lexicon, idf_of) == [
+        normalise_word(w) for w in ("kvinna", "arbete", "marknad", "social")]
+
+
+def test_neighbouring_words_may_be_a_compound_the_index_holds():
+    lexicon = Lexicon.from_entries([("studie", "study"), ("besök", "visit"),
+                                    ("framgång", "success"), ("faktor", "factor"),
+                                    ("stad", "city")])
+    held = {normalise_word(w): 1.0 for w in ("studie", "besök", "framgång", "faktor", "stad",
+                                             "studiebesök", "framgångsfaktor")}
+
+    def idf_of(found):
+        return {t: held.get(t, 9.0) for t in found}
+
+    found = swedish_terms("Which study visits and success factors?", lexicon, idf_of)
+    assert {normalise_word("studiebesök"), normalise_word("framgångsfaktor")} <= set(found)
+    assert {normalise_word("studie"), normalise_word("besök")} <= set(found)  # kept beside it
+    # words that the index holds no compound of stay words ("stadbesök" is in no chunk)
+    assert swedish_terms("Which city visits?", lexicon, idf_of) == [
+        normalise_word("stad"), normalise_word("besök")]
+
+
 def test_an_english_questions_vector_leans_towards_the_swedish_text(corpus_assistant):
     snapshot = corpus_assistant.snapshot()
     retriever = corpus_assistant.retriever
@@ -109,7 +150,7 @@ def test_an_english_question_searches_the_swedish_text(corpus_assistant):
     retriever = corpus_assistant.retriever
     question = "How are newly arrived refugees introduced to the labour market?"
     found = retriever.search_terms(snapshot, question)
-    assert {normalise_word("flykting"), normalise_word("arbete")} <= set(found)
+    assert {normalise_word("flykting"), normalise_word("arbetsmarknad")} <= set(found)
     assert snapshot.keyword_search(terms(question), 3) == []  # its own words are not in the text
     hits = snapshot.keyword_search(found, 3)
     chunks = snapshot.chunks([i for i, _ in hits])
