@@ -7,8 +7,12 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from .records import Chunk, Document
 from .tokens import ENCODING, seed_cache
 
-# Paragraphs first, then lines, then sentence ends, so chunks rarely cut a sentence in two.
-SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+# Paragraphs first, then lines, then sentence ends, so chunks rarely cut a sentence in two. All
+# sentence ends are one level: the splitter carries whole pieces of one level into the next
+# chunk's overlap, and a piece ended only by ". " may hold several questions ("Vem gör vad? Att
+# göra: …") too long to be carried, so that a sentence cut at an abbreviation ("sin. resp.")
+# lost its overlap and stood whole in no chunk.
+SEPARATORS = ["\n\n", "\n", r"(?<=[.?!])\s+", r"(?<=;)\s+", r"(?<=,)\s+", " ", ""]
 
 
 def make_splitter(chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
@@ -22,6 +26,7 @@ def make_splitter(chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTe
         chunk_size=chunk_tokens,
         chunk_overlap=chunk_overlap,
         separators=SEPARATORS,
+        is_separator_regex=True,
         keep_separator="end",
         strip_whitespace=True,
     )
