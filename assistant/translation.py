@@ -142,12 +142,12 @@ def default_lexicon() -> Lexicon:
     return Lexicon.from_entries(read_folkets(text))
 
 
-def content_words(question: str) -> list[str]:
-    return [w for w in _ENGLISH_WORD.findall(question) if w.lower() not in _NOT_TRANSLATED]
-
-
 def _translatable(word: str) -> bool:
     return word.lower() not in _NOT_TRANSLATED
+
+
+def content_words(question: str) -> list[str]:
+    return [w for w in _ENGLISH_WORD.findall(question) if _translatable(w)]
 
 
 def phrases(question: str, lexicon: Lexicon) -> list[tuple[int, int, tuple[str, ...]]]:
@@ -169,58 +169,72 @@ def phrases(question: str, lexicon: Lexicon) -> list[tuple[int, int, tuple[str, 
     return found
 
 
-def _translations(question: str, lexicon: Lexicon,
-                  idf_of: Callable[[Sequence[str]], dict[str, float]]
-                  ) -> tuple[list[list[str]], Callable[[str], float | None]]:
-    """Per content word of an English question, its Swedish translations (a hyphenated word is
-    also looked up by its parts), a run of words that the dictionary glosses as one counting as
-    one word where the index holds its translation; and the index's idf of a term, None for a
-    term it does not hold. One idf look-up for the whole question (on a Milvus server, one
-    round trip)."""
-    whole = [(word, word.split("-")) for word in _ENGLISH_WORD.findall(question)]
-    runs = phrases(question, lexicon)
-    per_word: list[tuple[list[int], list[str]]] = []  # the parts a translation stands for
+def _word_translations(question: str, lexicon: Lexicon) -> list[tuple[range, list[str]]]:
+    """Per content word of an English question, the words it stands at (a hyphenated word's
+    parts count as words, as in `phrases`) and its Swedish translations (a hyphenated word is
+    also looked up by its parts)."""
+    out: list[tuple[range, list[str]]] = []
     position = 0
-    for word, parts in whole:
-        covers = list(range(position, position + len(parts)))
+    for word in _ENGLISH_WORD.findall(question):
+        parts = word.split("-")
+        at = range(position, position + len(parts))
         position += len(parts)
         if not _translatable(word):
             continue
         swedish = list(lexicon.swedish_for(word))
         if not swedish and len(parts) > 1:
             swedish = [s for part in parts for s in lexicon.swedish_for(part)]
-        per_word.append((covers, list(dict.fromkeys(swedish))))
-    # neighbouring words that no gloss joins, as one compound of their translations
-    covered = {i for start, end, _ in runs for i in range(start, end)}
-    composed = [[a + link + b for a in first for b in second for link in ("", "s")
-                 if " " not in a + b]
-                for (c1, first), (c2, second) in zip(per_word, per_word[1:])
-                if c2[0] == c1[-1] + 1 and not covered & {c1[-1], c2[0]}]
-    wanted = list(dict.fromkeys(t for _, c in per_word for s in c for t in terms(s)))
-    wanted += [t for _, _, c in runs for s in c for t in terms(s) if t not in wanted]
-    wanted += [t for c in composed for s in c for t in terms(s) if t not in wanted]
+        out.append((at, list(dict.fromkeys(swedish))))
+    return out
+
+
+def _compounds(per_word: list[tuple[range, list[str]]], runs: list[tuple[int, int, tuple[str, ...]]]
+               ) -> list[list[str]]:
+    """For each two neighbouring content words that no run joins, the compounds of their
+    translations, with and without the linking s ("studie" + "besök", "framgång" + "s" +
+    "faktor")."""
+    in_runs = {i for start, end, _ in runs for i in range(start, end)}
+    return [[a + link + b for a in first for b in second for link in ("", "s")
+             if "-" not in a + b]
+            for (at, first), (next_at, second) in zip(per_word, per_word[1:])
+            if next_at.start == at.stop and not in_runs & {at[-1], next_at.start}]
+
+
+def _translations(question: str, lexicon: Lexicon,
+                  idf_of: Callable[[Sequence[str]], dict[str, float]]
+                  ) -> tuple[list[list[str]], Callable[[str], float | None]]:
+    """Per content word of an English question, its Swedish translations, a run of words that
+    the dictionary glosses as one counting as one word where the index holds its translation;
+    then the compounds of neighbouring words' translations that the index holds; and the
+    index's idf of a term, None for a term it does not hold. One idf look-up for the whole
+    question (on a Milvus server, one round trip)."""
+    per_word = _word_translations(question, lexicon)
+    runs = phrases(question, lexicon)
+    compounds = _compounds(per_word, runs)
+    every = ([s for _, swedish in per_word for s in swedish]
+             + [s for _, _, swedish in runs for s in swedish] + [s for c in compounds for s in c])
+    wanted = list(dict.fromkeys(t for s in every for t in terms(s)))
     idf = idf_of(wanted + [_UNSEEN]) if wanted else {}
 
     def held_idf(term: str) -> float | None:
         value = idf.get(term)
         return value if value is not None and value < idf[_UNSEEN] else None
 
-    def held(swedish: list[str] | tuple[str, ...]) -> list[str]:
+    def held(swedish: Sequence[str]) -> list[str]:
         return [s for s in swedish if all(held_idf(t) is not None for t in terms(s))]
 
-    held_runs = [(start, end, held(swedish)) for start, end, swedish in runs]
-    held_runs = [(start, end, swedish) for start, end, swedish in held_runs if swedish]
+    held_runs = [(start, end, found) for start, end, swedish in runs if (found := held(swedish))]
     per_english: list[list[str]] = []
     taken: set[int] = set()
-    for covers, swedish in per_word:
-        run = next((r for r in held_runs if r[0] <= covers[0] < r[1]), None)
+    for at, swedish in per_word:
+        run = next((r for r in held_runs if r[0] <= at.start < r[1]), None)
         if run is None:
             per_english.append(swedish)
         elif run[0] not in taken:  # the run's translation, once, where its first word stood
             taken.add(run[0])
             per_english.append(run[2])
     # beside the words' own translations, not in place of them: a compound is a guess
-    per_english += [found for compounds in composed if (found := held(compounds))]
+    per_english += [found for c in compounds if (found := held(c))]
     return per_english, held_idf
 
 
