@@ -229,13 +229,46 @@ def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[in
         return _numbers(sentence, measure(question))
     if kind is AnswerKind.DATE:
         return [m.span() for m in _DATE.finditer(sentence)]
-    pattern = _PERSON if kind is AnswerKind.PERSON else _PROPER
+    if kind is AnswerKind.PERSON:
+        return _persons(sentence)
     # a capital at the very start of a sentence says nothing
-    spans = [m.span() for m in pattern.finditer(sentence)
-             if m.start() > 0 or kind is AnswerKind.PERSON]
+    spans = [m.span() for m in _PROPER.finditer(sentence) if m.start() > 0]
     if kind is AnswerKind.ORGANISATION:  # a country is a place, not an organisation
         spans = [(a, b) for a, b in spans if sentence[a:b].strip().lower() not in country_names()]
     return spans
+
+
+def _persons(sentence: str) -> list[tuple[int, int]]:
+    """Full names ("Ulla Johansson"), and first names standing alone ("Ulla börjar skriva")
+    where not at a sentence's start, which a capital says nothing about."""
+    spans = [m.span() for m in _PERSON.finditer(sentence)]
+    for m in _SINGLE_WORD.finditer(sentence):
+        if (m.group(0) in first_names() and not _SENTENCE_START.search(sentence[:m.start()])
+                and not any(a <= m.start() < b for a, b in spans)):
+            spans.append(m.span())
+    return sorted(spans)
+
+
+_SINGLE_WORD = re.compile(rf"\b{_WORD}\b")
+_SENTENCE_START = re.compile(r"(?:^|[.?!:]\s*)$")
+FIRST_NAME_LOCALES = ("sv_SE", "fi_FI", "da_DK", "no_NO")
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """Swedish, Finnish, Danish and Norwegian first names (the lists Faker ships), less those
+    that are also Swedish words (Hans, Inga, Per, Bo, Dag)."""
+    from importlib import import_module
+
+    from .translation import swedish_words
+
+    names: set[str] = set()
+    for locale in FIRST_NAME_LOCALES:
+        provider = import_module(f"faker.providers.person.{locale}").Provider
+        for attribute in ("first_names_female", "first_names_male", "first_names"):
+            names.update(getattr(provider, attribute, None) or ())
+    words = swedish_words()
+    return frozenset(name for name in names if name.lower() not in words)
 
 
 _NOT_TERRITORIES = frozenset({"EU", "EZ", "UN", "XA", "XB"})  # unions, and CLDR's test codes

@@ -131,15 +131,26 @@ def read_folkets(text: str) -> Iterable[tuple[str, str]]:
             yield headword, glosses
 
 
-@lru_cache(maxsize=1)
-def default_lexicon() -> Lexicon:
+def _folkets_entries() -> list[tuple[str, str]]:
     try:
         text = (resources.files("svlang") / "data" / "folkets_sv_en.tsv").read_text("utf-8")
     except (ModuleNotFoundError, OSError) as exc:
         raise LexiconError(
             f"the Swedish–English dictionary ({SOURCE}) could not be read: {exc}. "
             "Install the package: pip install svlang") from exc
-    return Lexicon.from_entries(read_folkets(text))
+    return list(read_folkets(text))
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    return Lexicon.from_entries(_folkets_entries())
+
+
+@lru_cache(maxsize=1)
+def swedish_words() -> frozenset[str]:
+    """Every headword of the dictionary, lower-cased, compound marks removed."""
+    return frozenset(headword.replace("|", "").strip().lower()
+                     for headword, _ in _folkets_entries())
 
 
 def _translatable(word: str) -> bool:

@@ -4,7 +4,7 @@ quoted sentence, and how the terminal, the JSON and the UI's Markdown mark it.""
 import pytest
 
 from assistant.answer_types import (AnswerKind, Measure, answer_kind, answer_spans, asked_role,
-                                    mark, measure)
+                                    first_names, mark, measure)
 from assistant.records import Answer, Citation, Passage
 from assistant.render import answer_json, answer_markdown, answer_text, highlighted_passage
 
@@ -92,6 +92,19 @@ def test_a_country_is_no_answer_to_which_organisation():
     assert _marked("Vilken organisation finansierade projektet?",
                    "Projektet finansierades av Förenta Nationerna.") == ["Förenta Nationerna"]
     assert _marked("Vilket land besökte de?", "Delegationen besökte Kanada i maj.") == ["Kanada"]
+
+
+def test_a_first_name_standing_alone_answers_who():
+    question = "Who starts writing the description?"
+    assert _marked(question, "Att göra: Beskriva idén (Ulla börjar skriva men alla deltar)") \
+        == ["Ulla"]
+    assert _marked("Vem ska ringa?", "Enligt planen ringer Oskari och Mette till kommunen.") == \
+        ["Oskari", "Mette"]  # Finnish and Danish names too
+    assert _marked(question, "Sedan skrev Ulla Johansson texten.") == ["Ulla Johansson"]
+    # at a sentence's start a capital says nothing; a name that is also a word is the word
+    assert _marked(question, "Ulla börjar skriva.") == []
+    assert _marked(question, "Boken är Hans och Inga kan läsa den.") == []
+    assert "Ulla" in first_names() and "Hans" not in first_names()
 
 
 @pytest.mark.parametrize("question, asked", [
