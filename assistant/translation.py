@@ -11,8 +11,8 @@ dictionary keeps apart ("integration" and "integrity" are both "integr").
 
 English writes as two or three words what Swedish writes as one compound ("labour market" →
 arbetsmarknad, "adult education" → vuxenutbildning). A run of the question's words that is a
-gloss as written is translated as one, in place of its words one by one ("twin town" gives
-vänort, not tvilling and stad), where the index holds the compound. Two neighbouring words that
+gloss as written is translated as one, in place of its words one by one ("social services" gives
+socialtjänst, not social and tjänst), where the index holds the compound. Two neighbouring words that
 no gloss joins are also tried as a compound of their translations, with or without the linking
 s ("study visit" → studiebesök, "success factor" → framgångsfaktor): the ones the index holds
 are searched for beside the words' own translations.
@@ -131,14 +131,14 @@ def read_folkets(text: str) -> Iterable[tuple[str, str]]:
             yield headword, glosses
 
 
-def _folkets_entries() -> list[tuple[str, str]]:
+def _folkets_entries() -> tuple[tuple[str, str], ...]:
     try:
         text = (resources.files("svlang") / "data" / "folkets_sv_en.tsv").read_text("utf-8")
     except (ModuleNotFoundError, OSError) as exc:
         raise LexiconError(
             f"the Swedish–English dictionary ({SOURCE}) could not be read: {exc}. "
             "Install the package: pip install svlang") from exc
-    return list(read_folkets(text))
+    return tuple(read_folkets(text))
 
 
 @lru_cache(maxsize=1)
