@@ -111,9 +111,8 @@ def document_prior(scores: dict[int, float], source_of: dict[int, str],
     scaled: dict[str, list[float]] = {}
     for i, z in standard.items():
         scaled.setdefault(source_of[i], []).append(z / temperature)
-    # shifted by the largest, so that a low temperature cannot overflow exp
-    mass = {source: max(values) + float(np.log(np.sum(np.exp(np.array(values) - max(values)))))
-            for source, values in scaled.items()}
+    # numpy's log-sum-exp, which cannot overflow at a low temperature
+    mass = {source: float(np.logaddexp.reduce(values)) for source, values in scaled.items()}
     document = {i: temperature * mass[source_of[i]] for i in scores}
     return zscore_fusion([(standard, 1.0), (document, weight)])
 
