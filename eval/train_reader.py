@@ -14,7 +14,10 @@ reader's features (`assistant.reader.FEATURES`, scikit-learn, L2, balanced class
 weights. Then, still on the tune half only, the abstention threshold is set: the highest
 confidence that refuses at most `--max-refused` of the answerable questions, so that as many
 unanswerable ones as possible are refused; and the share of the best sentence's probability above
-which further sentences are quoted. The test half is not read. The figures on both halves come
+which further sentences are quoted. The test half is not read. With `--cloze N` the weights
+are also learned from N questions made from documents no evaluation asks about (the
+distractors': `eval/cloze_questions.py`), each sentence weighted by `--cloze-weight`; the
+threshold and the quoting share stay the tune half's. The figures on both halves come
 from `assistant eval`.
 """
 
@@ -35,6 +38,9 @@ from assistant.answering import confidence  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.evaluate import (half, holds_distractors, keywords_met, load_questions,  # noqa: E402
                                 normalise)
+from assistant.documents import DocumentError, load_document  # noqa: E402
+from assistant.indexer import corpus_files  # noqa: E402
+from cloze_questions import cloze_questions  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 from assistant.reader import FEATURES, ReaderModel, ReaderModelError, feature_matrix  # noqa: E402
 from assistant.retrieval import SearchFilter  # noqa: E402
@@ -78,6 +84,17 @@ def collect(assistant: Assistant, questions, held_out: bool = False) -> list[dic
     return out
 
 
+def corpus_documents(corpus_dir: Path) -> list[tuple[str, str]]:
+    """(source, text) of each document of a corpus folder that reads."""
+    out = []
+    for source, path in corpus_files(corpus_dir):
+        try:
+            out.append((source, load_document(path, source).text))
+        except DocumentError:
+            continue
+    return out
+
+
 def choose_threshold(best: list[tuple[float, bool]], max_refused: float,
                      margin: float = 0.0) -> float:
     """The highest threshold that refuses at most `max_refused` of the answerable questions, and
@@ -109,12 +126,24 @@ def main() -> None:
                         help="how far the threshold stays below the answerable questions it must "
                              "answer (measured: embedding noise at the size of another CPU's "
                              "float rounding moves confidences by up to 0.005)")
+    parser.add_argument("--cloze", type=int, default=0, metavar="N",
+                        help="also learn the weights from N cloze questions made from the "
+                             "documents of --cloze-corpus (eval/cloze_questions.py), asked of "
+                             "each index that holds them; the threshold stays the tune half's")
+    parser.add_argument("--cloze-corpus", type=Path,
+                        help="the corpus folder an index was built from, e.g. the distractors'")
+    parser.add_argument("--cloze-weight", type=float, default=1.0,
+                        help="each cloze sentence's weight in the fit beside a tune one's")
+    parser.add_argument("--cloze-only", action="store_true",
+                        help="learn the weights from the cloze questions alone")
     parser.add_argument("--keep-weights", action="store_true",
                         help="keep the weights of --out and set only the threshold and the "
                              "quoting share again (after a change to the features' inputs)")
     args = parser.parse_args()
     if not 0 <= args.margin < 1:
         parser.error(f"--margin must be at least 0 and below 1, not {args.margin}")
+    if (args.cloze or args.cloze_only) and not (args.cloze > 0 and args.cloze_corpus):
+        parser.error("--cloze needs a positive count and --cloze-corpus")
     # a bad model file is reported before the questions are asked, not after
     try:
         kept = ReaderModel.load(args.out) if args.keep_weights else None
@@ -124,20 +153,29 @@ def main() -> None:
                    if kept else {})
 
     tune = [q for q in load_questions(args.questions) if half(q.id) == "tune"]
-    data, embedder = [], None
+    cloze = (cloze_questions(corpus_documents(args.cloze_corpus), args.cloze)
+             if args.cloze else [])
+    data, cloze_data, embedder = [], [], None
     for index in args.index or [str(ROOT / "index")]:
         where = ({"index_uri": index} if "://" in index or index.startswith("milvus")
                  else {"index_dir": Path(index)})
         assistant = Assistant(Settings(**where), embedder=embedder)
         embedder = assistant.embedder
         data += collect(assistant, tune, args.held_out)
-    rows = [(c, label) for d in data for c, label in zip(d["candidates"], d["labels"])]
+        held = set(assistant.snapshot().documents)
+        cloze_data += [{**d, "cloze": True} for d in collect(
+            assistant, [q for q in cloze if q.evidence[0].source in held], args.held_out)]
+    learned_from = cloze_data if args.cloze_only else data + cloze_data
+    rows = [(c, label) for d in learned_from for c, label in zip(d["candidates"], d["labels"])]
+    row_weights = np.array([args.cloze_weight if d.get("cloze") else 1.0 for d in learned_from
+                            for _ in d["candidates"]])
     x = feature_matrix([c for c, _ in rows])
     y = np.array([label for _, label in rows], dtype=int)
     if kept:
         weights, bias = dict(kept.weights), kept.bias
     else:
-        fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000).fit(x, y)
+        fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000).fit(
+            x, y, sample_weight=row_weights)
         weights = dict(zip(FEATURES, (float(w) for w in fit.coef_[0])))
         bias = float(fit.intercept_[0])
     model = ReaderModel(weights=weights, bias=bias, min_confidence=0.0, also_quote=1.0)
@@ -168,7 +206,10 @@ def main() -> None:
                                   if args.questions.is_relative_to(ROOT) else args.questions),
                  "half": "tune", "indexes": len(args.index or [1]), "questions_used": len(data),
                  "sentences": len(rows), "positives": int(y.sum()), "c": args.c,
-                 "max_refused": args.max_refused, "margin": args.margin, "held_out": args.held_out}
+                 "max_refused": args.max_refused, "margin": args.margin, "held_out": args.held_out,
+                 "cloze_questions": len(cloze), "cloze_asked": len(cloze_data),
+                 "weights_from": "cloze" if args.cloze_only else
+                 ("tune and cloze" if cloze else "tune")}
     if kept:  # the weights' own record stays; the threshold's is added
         trained_on = {**kept_record, "threshold_set_on": fitted_on}
     else:
@@ -181,7 +222,11 @@ def main() -> None:
     args.out.write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
     refused_answerable = sum(1 for p, ok in best if ok and p < threshold)
     refused_unanswerable = sum(1 for p, ok in best if not ok and p < threshold)
-    print(f"{len(data)} tune questions, {len(rows)} sentences ({int(y.sum())} holding evidence)")
+    print(f"{len(data)} tune and {len(cloze_data)} cloze questions asked; weights from "
+          f"{len(rows)} sentences ({int(y.sum())} holding evidence)")
+    if cloze_data:
+        found = sum(any(d["labels"]) for d in cloze_data if d["answerable"])
+        print(f"cloze questions whose own sentence was read: {found} of {len(cloze)}")
     print("weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in weights.items()))
     print(f"min_confidence {threshold:.4f}: refuses {refused_unanswerable} of "
           f"{sum(1 for _, ok in best if not ok)} unanswerable, {refused_answerable} of "

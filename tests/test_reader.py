@@ -86,6 +86,34 @@ def test_train_reader_can_set_the_threshold_again_and_keep_the_weights(train_rea
     assert "refuses" in capsys.readouterr().out
 
 
+def test_train_reader_learns_from_cloze_questions_beside_the_tune_half(train_reader,
+                                                                     corpus_assistant, tmp_path,
+                                                                     monkeypatch, capsys):
+    # the bundled documents stand in for the distractors' here, to keep the test short
+    out = tmp_path / "reader_model.json"
+    monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index",
+                                      str(corpus_assistant.settings.index_dir), "--cloze", "4",
+                                      "--cloze-corpus", str(corpus_assistant.settings.corpus_dir),
+                                      "--cloze-weight", "0.5", "--out", str(out)])
+    train_reader.main()
+    model = ReaderModel.load(out)
+    assert 0 < model.min_confidence < 1
+    record = json.loads(out.read_text("utf-8"))["trained_on"]
+    assert record["weights_from"] == "tune and cloze"
+    assert record["cloze_questions"] == 4 and record["cloze_asked"] == 4
+    assert "cloze questions whose own sentence was read" in capsys.readouterr().out
+
+
+def test_train_reader_wants_a_corpus_to_make_cloze_questions_from(train_reader, tmp_path,
+                                                                 monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index", str(tmp_path / "none"),
+                                      "--cloze", "10", "--out", str(tmp_path / "m.json")])
+    with pytest.raises(SystemExit):
+        train_reader.main()
+    assert "--cloze-corpus" in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+
+
 def test_the_threshold_keeps_its_margin_below_the_answerable_questions_it_must_answer(
         train_reader):
     choose_threshold = train_reader.choose_threshold
