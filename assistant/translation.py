@@ -131,7 +131,8 @@ def read_folkets(text: str) -> Iterable[tuple[str, str]]:
             yield headword, glosses
 
 
-def _folkets_entries() -> tuple[tuple[str, str], ...]:
+def folkets_entries() -> tuple[tuple[str, str], ...]:
+    """(Swedish headword, English glosses) of every entry of Folkets lexikon, as it writes them."""
     try:
         text = (resources.files("svlang") / "data" / "folkets_sv_en.tsv").read_text("utf-8")
     except (ModuleNotFoundError, OSError) as exc:
@@ -143,14 +144,14 @@ def _folkets_entries() -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    return Lexicon.from_entries(_folkets_entries())
+    return Lexicon.from_entries(folkets_entries())
 
 
 @lru_cache(maxsize=1)
 def swedish_words() -> frozenset[str]:
     """Every headword of the dictionary, lower-cased, compound marks removed."""
     return frozenset(headword.replace("|", "").strip().lower()
-                     for headword, _ in _folkets_entries())
+                     for headword, _ in folkets_entries())
 
 
 def _translatable(word: str) -> bool:

@@ -22,7 +22,7 @@ from assistant.answer_types import AnswerKind, answer_kind, answer_spans
 from assistant.evaluate import Evidence, GoldQuestion
 from assistant.ocr_repair import shows_damage
 from assistant.text import is_stopword, normalise_word, sentence_spans
-from assistant.translation import _folkets_entries
+from assistant.translation import folkets_entries
 
 # the wh-words of each kind, Swedish and English; and how many of the questions ask for it
 KINDS = {
@@ -45,7 +45,7 @@ _WORD = re.compile(r"[^\W_](?:[\w-]*[^\W_])?")
 def english_glosses() -> dict[str, str]:
     """Swedish stem → the first English gloss Folkets lexikon gives its headword."""
     glosses: dict[str, str] = {}
-    for headword, text in _folkets_entries():
+    for headword, text in folkets_entries():
         swedish = headword.replace("|", "").strip().lower()
         first = re.split(r"[,;/]", re.sub(r"\[[^\]]*\]|\([^)]*\)", "", text))[0].strip().lower()
         first = re.sub(r"^(to|a|an|the) ", "", first)
