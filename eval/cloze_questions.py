@@ -76,7 +76,7 @@ def _question(rng: random.Random, sentence: str, kind: str, span: tuple[int, int
     swedish_wh, english_wh, _ = KINDS[kind]
     start, end = span or (0, 0)
     before = _content_words(sentence[:start], opens=True)
-    after = _content_words(sentence[end:], opens=not before)
+    after = _content_words(sentence[end:], opens=end == 0)
     # a number's noun follows it ("118 personer"): "Hur många personer …"
     head = [after.pop(0)] if kind == "number" and after and after[0].isalpha() else []
     rest = before + after
@@ -113,12 +113,13 @@ def cloze_questions(documents: Iterable[tuple[str, str]], count: int, seed: int 
                      and sum(c.isalpha() for c in s) > len(s) / 2]
         rng.shuffle(sentences)
         for sentence in sentences:
-            open_kinds = [k for k in _kind_spans(sentence) if wanted[k] > 0]
+            by_kind = _kind_spans(sentence)
+            open_kinds = [k for k in by_kind if wanted[k] > 0]
             if not open_kinds:
                 continue
             # the rarer kinds first: nearly every sentence could be asked "what"
             kind = min(open_kinds, key=lambda k: (k == "other", rng.random()))
-            spans = _kind_spans(sentence)[kind]
+            spans = by_kind[kind]
             span = rng.choice(spans) if spans else None
             english = rng.random() < ENGLISH_SHARE
             question = _question(rng, sentence, kind, span, english)
