@@ -146,6 +146,10 @@ def main() -> None:
         parser.error(f"--margin must be at least 0 and below 1, not {args.margin}")
     if (args.cloze or args.cloze_only) and not (args.cloze > 0 and args.cloze_corpus):
         parser.error("--cloze needs a positive count and --cloze-corpus")
+    if args.cloze_corpus and not args.cloze_corpus.is_dir():
+        parser.error(f"--cloze-corpus {args.cloze_corpus}: no such folder")
+    if args.cloze_weight <= 0:
+        parser.error(f"--cloze-weight must be above 0, not {args.cloze_weight}")
     # a bad model file is reported before the questions are asked, not after
     try:
         kept = ReaderModel.load(args.out) if args.keep_weights else None

@@ -104,13 +104,19 @@ def test_train_reader_learns_from_cloze_questions_beside_the_tune_half(train_rea
     assert "cloze questions whose own sentence was read" in capsys.readouterr().out
 
 
-def test_train_reader_wants_a_corpus_to_make_cloze_questions_from(train_reader, tmp_path,
-                                                                 monkeypatch, capsys):
+@pytest.mark.parametrize("extra, problem", [
+    ([], "--cloze needs a positive count and --cloze-corpus"),
+    (["--cloze-corpus", "missing"], "missing: no such folder"),
+    (["--cloze-corpus", ".", "--cloze-weight", "0"], "--cloze-weight must be above 0"),
+])
+def test_train_reader_wants_a_corpus_and_a_weight_to_learn_from_cloze_questions(
+        train_reader, tmp_path, monkeypatch, capsys, extra, problem):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["train_reader.py", "--index", str(tmp_path / "none"),
-                                      "--cloze", "10", "--out", str(tmp_path / "m.json")])
+                                      "--cloze", "10", *extra, "--out", str(tmp_path / "m.json")])
     with pytest.raises(SystemExit):
         train_reader.main()
-    assert "--cloze-corpus" in capsys.readouterr().err
+    assert problem in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 
 
