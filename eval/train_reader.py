@@ -17,10 +17,10 @@ unanswerable ones as possible are refused; and the share of the best sentence's 
 which further sentences are quoted. The test half is not read. With `--cloze N` the weights
 are also learned from N questions made from documents no evaluation asks about (the
 distractors': `eval/cloze_questions.py`), each sentence weighted by `--cloze-weight`; the
-threshold and the quoting share stay the tune half's. The passages are retrieved as the assistant retrieves them, so
-the installed `assistant/reader_model.json` re-ranks them (`reader_rerank_passages`): fit with
-the shipped model in place to compare fits. The figures on both halves come
-from `assistant eval`.
+threshold and the quoting share stay the tune half's. The passages are retrieved as the
+assistant retrieves them, so the installed `assistant/reader_model.json` re-ranks them
+(`reader_rerank_passages`): fit with the shipped model in place to compare fits. The figures on
+both halves come from `assistant eval`.
 """
 
 from __future__ import annotations
