@@ -14,7 +14,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import TypeVar
 
-from .text import terms
+from .text import spelled, terms
 
 
 class AnswerKind(str, Enum):
@@ -23,6 +23,7 @@ class AnswerKind(str, Enum):
     PERSON = "person"
     PLACE = "place"
     ORGANISATION = "organisation"
+    TITLE = "title"  # a named person's title or role
     OTHER = "other"
 
 
@@ -177,6 +178,88 @@ _PERSON = re.compile(rf"\b{_WORD}(?:\s+(?:af|von|van|de)?\s*{_WORD})+")
 _PROPER = re.compile(rf"\b(?:{_WORD}|[{_UPPER}]{{2,}}[a-zåäö]*)(?:\s+(?:{_WORD}|[{_UPPER}]{{2,}}))*")
 
 
+# A named person's title or role: "What is Tomas Stavbom's job title?", "Vilken roll har Yvonne
+# Svensson i Solna stad?", "Who is Ulf Kristersson?". Documents answer it by writing the title
+# beside the name ("Yvonne Svensson, verksamhetschef för …", "Socialborgarrådet Ulf Kristersson").
+_TITLE_NOUN = (r"(?i:job title|title|role|position|post|job|occupation|profession|titel|"
+               r"tjänstetitel|roll|befattning|tjänst|yrke)")
+_NAMED = rf"(?P<name>{_WORD}(?:\s+{_WORD})*)"
+_TITLE_QUESTIONS = [re.compile(pattern) for pattern in (
+    rf"\b{_NAMED}(?:'s|’s|:s|s)\s+(?i:(?:current |official |new )?){_TITLE_NOUN}\b",
+    rf"\b{_TITLE_NOUN}\s+(?i:does|did|has|had|har|hade|of)\s+{_NAMED}",
+    rf"^\s*(?i:what\s+(?:does|did)|vad\s+(?:arbetar|jobbar|gör))\s+{_NAMED}"
+    rf"\s+(?i:do|work as|som|för något)\b",
+    rf"^\s*(?i:vad\s+har|what\s+has)\s+{_NAMED}\s+(?i:för)\s+{_TITLE_NOUN}\b",
+    rf"^\s*(?i:who\s+(?:is|was)|vem\s+(?:är|var))\s+{_NAMED}\s*(?:\?|$|,|\s(?i:in|i|at|på)\s)",
+)]
+# the words (and, in Swedish, the last parts of compounds) that name a person's title, as
+# `spelled` compares them (å/ä/ö folded: scans lose the dots, "Socialborgarradet")
+_TITLE_WORDS = frozenset(spelled(word) for word in
+    "chef chefen direktör direktören ordförande ordföranden handläggare handläggaren samordnare "
+    "samordnaren sekreterare sekreteraren ansvarig ansvarige ledare ledaren strateg strategen "
+    "utredare utredaren konsult konsulten konsulent konsulenten rådgivare rådgivaren borgarråd "
+    "borgarrådet kommunalråd kommunalrådet regionråd regionrådet oppositionsråd "
+    "oppositionsrådet landstingsråd landstingsrådet minister ministern ambassadör ambassadören "
+    "borgmästare borgmästaren rektor rektorn lärare läraren professor professorn forskare "
+    "forskaren koordinator koordinatorn mentor mentorn coach coachen tjänsteman tjänstemannen "
+    "ledamot ledamoten expert experten kommissionär kommissionären grundare grundaren assistent "
+    "administratör inspektör jurist ekonom analytiker planerare pedagog kurator socionom "
+    "föreståndare föreståndaren intendent controller talesperson vd "
+    "director head manager officer coordinator adviser advisor consultant chair chairman "
+    "chairwoman chairperson mayor secretary professor researcher teacher minister leader "
+    "commissioner president ambassador councillor councilor administrator analyst strategist "
+    "specialist founder principal ceo coach mentor lecturer executive".split())
+_TOKEN = re.compile(r"\w+(?:-\w+)*")
+TITLE_REACH = 60  # characters between a name and the title written beside it
+
+
+def _is_person(name: str) -> bool:
+    """Whether a run of capitalised words names a person: it opens with a known first name, or
+    holds two words none of which is a Swedish word ("Region Stockholm" is no person)."""
+    from .translation import swedish_words
+
+    words = name.split()
+    if words[0].split("-")[0] in first_names():
+        return True
+    return len(words) >= 2 and not any(w.lower() in swedish_words() for w in words)
+
+
+@lru_cache(maxsize=1024)
+def title_subject(question: str) -> str | None:
+    """The person whose title or role `question` asks for, if it asks for one."""
+    for pattern in _TITLE_QUESTIONS:
+        match = pattern.search(question)
+        if match and _is_person(match.group("name")):
+            return match.group("name")
+    return None
+
+
+def _is_title(word: str) -> bool:
+    """A title, or a Swedish compound ending in one ("verksamhetschef", "socialborgarrådet")."""
+    word = spelled(word.lower())
+    return word in _TITLE_WORDS or any(len(title) >= 4 and word.endswith(title)
+                                       for title in _TITLE_WORDS)
+
+
+def _titles(question: str, sentence: str) -> list[tuple[int, int]]:
+    """The title written nearest to the name of the person asked about, where the sentence
+    names that person (by the last word of the name, as its terms)."""
+    subject = title_subject(question)
+    if subject is None:
+        return []
+    wanted = set(terms(subject.split()[-1]))
+    tokens = list(_TOKEN.finditer(sentence))
+    named = [m.span() for m in tokens if wanted and wanted <= set(terms(m.group(0)))]
+    titles = [m.span() for m in tokens if _is_title(m.group(0))]
+    best = None
+    for a, b in titles:
+        for c, d in named:
+            distance = max(c - b, a - d, 0)
+            if distance <= TITLE_REACH and (best is None or distance < best[0]):
+                best = (distance, (a, b))
+    return [best[1]] if best else []
+
+
 def _first_cue(cues: list[tuple[Kind, re.Pattern]], question: str) -> Kind | None:
     """The kind whose cue stands first in the question (the earlier listed one at a tie)."""
     found = [(m.start(), order, kind) for order, (kind, pattern) in enumerate(cues)
@@ -187,6 +270,8 @@ def _first_cue(cues: list[tuple[Kind, re.Pattern]], question: str) -> Kind | Non
 # the reader asks once for every sentence it reads, with the same question
 @lru_cache(maxsize=1024)
 def answer_kind(question: str) -> AnswerKind:
+    if title_subject(question):
+        return AnswerKind.TITLE
     return _first_cue(_QUESTION_KINDS, question) or AnswerKind.OTHER
 
 
@@ -231,6 +316,8 @@ def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[in
         return [m.span() for m in _DATE.finditer(sentence)]
     if kind is AnswerKind.PERSON:
         return _persons(sentence)
+    if kind is AnswerKind.TITLE:
+        return _titles(question, sentence)
     # a capital at the very start of a sentence says nothing
     spans = [m.span() for m in _PROPER.finditer(sentence) if m.start() > 0]
     if kind is AnswerKind.ORGANISATION:  # a country is a place, not an organisation

@@ -48,10 +48,14 @@ def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
     the sentences whose passage holds every number the question mentions (a question about 2018
     is not answered from a passage about 2014) and names the role the question asks about ("Who
     is the mayor …"); where the question asks for a number or a date, among those holding one
-    near every name the question mentions (`SentenceCandidate.names_nearby`)."""
+    near every name the question mentions (`SentenceCandidate.names_nearby`); where it asks
+    for a person's title, among those writing a title beside that person's name."""
     candidates = fitting_passages(candidates)
-    if answer_kind(question) in STRICT_KINDS:
+    kind = answer_kind(question)
+    if kind in STRICT_KINDS:
         candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
+    elif kind is AnswerKind.TITLE:
+        candidates = [c for c in candidates if c.features["typed_answer"]]
     return max((c.probability for c in candidates), default=0.0)
 
 

@@ -58,7 +58,7 @@ def normalise_word(word: str) -> str:
     return _stemmer.stemWord(word).translate(_FOLD)
 
 
-def _spelled(word: str) -> str:
+def spelled(word: str) -> str:
     """A word as BM25 compares it, but not stemmed: OCR look-alikes mapped back, å/ä/ö folded."""
     return _repair(word.replace("-", "")).translate(_FOLD)
 
@@ -69,14 +69,14 @@ def _stopwords() -> tuple[frozenset[str], frozenset[str]]:
     # the stem of a short stopword is the stem of content words too (mot: möte, man: månad,
     # var: våren, att: åtta), so short ones count only as spelled; longer ones also by their
     # stem, which takes their inflections (gäller: gälla, görs: göra)
-    return (frozenset(_spelled(w) for w in raw),
+    return (frozenset(spelled(w) for w in raw),
             frozenset(normalise_word(w) for w in raw if len(w) >= 4))
 
 
 @lru_cache(maxsize=200_000)
 def is_stopword(word: str) -> bool:
-    spelled, stems = _stopwords()
-    return _spelled(word) in spelled or normalise_word(word) in stems
+    as_spelled, stems = _stopwords()
+    return spelled(word) in as_spelled or normalise_word(word) in stems
 
 
 def terms(text: str) -> list[str]:

@@ -45,6 +45,18 @@ from assistant.render import answer_json, answer_markdown, answer_text, highligh
     ("Vad händer med stödet när reformen genomförs?", AnswerKind.OTHER),
     ("What changes when the reform comes into force?", AnswerKind.OTHER),
     ("To whom should the application be sent?", AnswerKind.PERSON),
+    # a named person's title or role
+    ("What is Tomas Stavbom's job title?", AnswerKind.TITLE),
+    ("Vilken roll har Yvonne Svensson i Solna stad?", AnswerKind.TITLE),
+    ("Vad har Fredrik Jurdell för titel?", AnswerKind.TITLE),
+    ("Vad arbetar Ulla som?", AnswerKind.TITLE),
+    ("Who is Ulf Kristersson?", AnswerKind.TITLE),
+    ("Vem är Ulf Kristersson i Stockholm?", AnswerKind.TITLE),
+    # the role of a thing or an organisation is no title; nor the person holding a role
+    ("What role do mentors play in the programmes?", AnswerKind.OTHER),
+    ("Vilken roll har Arbetsförmedlingen i etableringen?", AnswerKind.OTHER),
+    ("What is Region Stockholm's role?", AnswerKind.OTHER),
+    ("Who is the mayor of Gladsaxe?", AnswerKind.PERSON),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
     assert answer_kind(question) is kind
@@ -52,6 +64,20 @@ def test_the_kind_of_answer_a_question_asks_for(question, kind):
 
 def _marked(question, sentence):
     return [sentence[a:b] for a, b in answer_spans(question, sentence)]
+
+
+def test_a_title_is_the_one_written_beside_the_person_asked_about():
+    listing = ("Deltagare Ebbe Holm, arbetsmarknadschef i Gladsaxe kommune Anna-Leena Salokorpi, "
+               "verksamhetschef ungdomsenheten i Pirkkala Oskari Auvinen, socialdirektör i Pirkkala")
+    assert _marked("What is Oskari Auvinen's role?", listing) == ["socialdirektör"]
+    assert _marked("Vilken titel har Ebbe Holm?", listing) == ["arbetsmarknadschef"]
+    # written before the name, and scanned without its dots
+    scanned = "Socialborgarradet Ulf Kristersson kommer att representera Stockholms stad."
+    assert _marked("Who is Ulf Kristersson?", scanned) == ["Socialborgarradet"]
+    # a sentence not naming the person answers nothing, nor one naming no title beside them
+    assert _marked("What is Tomas Stavbom's job title?", listing) == []
+    assert _marked("What is Tomas Stavbom's job title?",
+                   "ESF-rådet, 2 november 2006 Tomas Stavbom") == []
 
 
 def test_the_asked_for_number_date_and_name_are_found():

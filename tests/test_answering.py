@@ -4,6 +4,7 @@ import re
 
 from assistant.citations import split_cited_sentences, verify
 from assistant.records import DenseMargin, Passage
+from assistant.render import answer_json
 from assistant.retrieval import dense_margin
 
 GLADSAXE = "vanorter-gladsaxe-pirkkala-ski-solna-2008.txt"
@@ -164,6 +165,10 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     unnamed_role = sentence("Open Lab leds av Eva Berg.", 0.9, typed=True)
     unnamed_role.role_named = False
     assert confidence("Vem är ordförande för Open Lab?", [unnamed_role, dated]) == 0.4
+    # a person's title only from a sentence writing one beside their name
+    titled = sentence("Eva Berg, verksamhetschef för Open Lab.", 0.3, typed=True)
+    assert confidence("Vilken roll har Eva Berg?", [restating, titled]) == 0.3
+    assert confidence("Vilken roll har Eva Berg?", [restating]) == 0.0
 
 
 def test_a_question_about_a_role_is_answered_from_a_passage_naming_it(corpus_assistant):
@@ -171,6 +176,15 @@ def test_a_question_about_a_role_is_answered_from_a_passage_naming_it(corpus_ass
     assert "Kajsa Rosén" in answer.text
     assert all("kontaktperson" in c.passage.text.lower() or
                "kontaktperson" in (c.passage.section or "").lower() for c in answer.citations)
+
+
+def test_a_question_about_a_persons_title_is_answered_by_the_title_beside_the_name(
+        corpus_assistant):
+    answer = corpus_assistant.ask("Vilken roll har Yvonne Svensson i Solna stad?")
+    marked = [a["text"] for c in answer_json(answer)["citations"] for a in c["answer_in_quote"]]
+    assert marked == ["verksamhetschef"], answer.text
+    # the report's title page names the speaker but no title of his
+    assert corpus_assistant.ask("What is Tomas Stavbom's job title at the ESF Council?").abstained
 
 
 def test_a_sentence_naming_the_role_beside_a_name_answers_who_holds_it(corpus_assistant):
