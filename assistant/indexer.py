@@ -17,7 +17,8 @@ from .config import Settings
 from .documents import DocumentError, kind_of, load_document
 from .embeddings import Embedder
 from .records import Chunk, Document
-from .sentence_vectors import document_sentences, embed_sentences, sentence_recipe
+from .sentence_vectors import (SentenceVectors, as_stored, document_sentences, embed_sentences,
+                               sentence_recipe)
 from .ocr_repair import REPAIR_ID, for_search
 from .index_engine import (KEYWORD_INDEX, SCHEMA_VERSION, IndexEngine, IndexReader, Manifest,
                            engine_for, fault_point)
@@ -169,13 +170,10 @@ def _embed_and_store(writer, embedder: Embedder, pending, total: int, settings: 
         fault_point("embedding")
 
     with_latent = bool(writer.manifest.latent_terms)
-    # Ray workers embed chunks only: the reader embeds those documents' sentences when asked
-    with_sentences = bool(writer.manifest.sentence_vectors) and ray is None
+    with_sentences = bool(writer.manifest.sentence_vectors)
     embed = _embed_with_ray if ray is not None else _embed_here
-    for document, chunks, replaces, matrix, latent in embed(
-            embedder, pending, with_latent, settings, ray, advance):
-        sentences = embed_sentences(embedder, document_sentences(c.text for c in chunks),
-                                    settings.embedding_batch_size) if with_sentences else None
+    for document, chunks, replaces, matrix, latent, sentences in embed(
+            embedder, pending, with_latent, with_sentences, settings, ray, advance):
         writer.put_document(document, chunks, matrix, latent if with_latent else None,
                             sentences)
         report.embedded_chunks += len(chunks)
@@ -183,8 +181,8 @@ def _embed_and_store(writer, embedder: Embedder, pending, total: int, settings: 
     bar.close()
 
 
-def _embed_here(embedder: Embedder, pending, with_latent: bool, settings: Settings, ray,
-                advance: Callable[[int], None]):
+def _embed_here(embedder: Embedder, pending, with_latent: bool, with_sentences: bool,
+                settings: Settings, ray, advance: Callable[[int], None]):
     batch_size = settings.embedding_batch_size
     for document, chunks, replaces in pending:
         vectors, latent = [], []
@@ -198,13 +196,15 @@ def _embed_here(embedder: Embedder, pending, with_latent: bool, settings: Settin
                 vectors.append(embedder.embed_passages(texts))
             advance(len(texts))
         matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)
-        yield document, chunks, replaces, matrix, latent
+        sentences = embed_sentences(embedder, document_sentences(c.text for c in chunks),
+                                    batch_size) if with_sentences else None
+        yield document, chunks, replaces, matrix, latent, sentences
 
 
-def _embed_with_ray(embedder: Embedder, pending, with_latent: bool, settings: Settings,
-                    ray: RayOptions, advance: Callable[[int], None]):
-    """The same documents and vectors as `_embed_here`, embedded by Ray workers; a document is
-    handed on as soon as all its chunks are back."""
+def _embed_with_ray(embedder: Embedder, pending, with_latent: bool, with_sentences: bool,
+                    settings: Settings, ray: RayOptions, advance: Callable[[int], None]):
+    """The same documents and vectors as `_embed_here`, embedded by Ray workers (the chunks,
+    and the sentences the reader reads); a document is handed on as soon as all are back."""
     from .ray_embedding import embed_with_ray, worker_recipe
 
     group: list = []
@@ -214,15 +214,29 @@ def _embed_with_ray(embedder: Embedder, pending, with_latent: bool, settings: Se
             if sum(len(chunks) for _, chunks, _ in group) < RAY_GROUP:
                 continue
         owner, texts = [], []
+        sentence_texts = [document_sentences(c.text for c in chunks) if with_sentences else []
+                          for _, chunks, _ in group]
         for index, (_, chunks, _) in enumerate(group):
             owner.extend([(index, n) for n in range(len(chunks))])
             texts.extend(for_search(c.text) for c in chunks)
-        dense = [np.zeros((len(c), embedder.dim), np.float32) for _, c, _ in group]
-        latent: list[list] = [[None] * len(c) for _, c, _ in group]
-        missing = [len(c) for _, c, _ in group]
+        for index, found in enumerate(sentence_texts):  # after the chunks: n counts on
+            owner.extend([(index, len(group[index][1]) + n) for n in range(len(found))])
+            texts.extend(found)
+        dense = [np.zeros((len(c) + len(t), embedder.dim), np.float32)
+                 for (_, c, _), t in zip(group, sentence_texts)]
+        latent: list[list] = [[None] * len(d) for d in dense]
+        missing = [len(d) for d in dense]
+
+        def done(index: int):
+            document, chunks, replaces = group[index]
+            n = len(chunks)
+            sentences = SentenceVectors(sentence_texts[index], as_stored(dense[index][n:]),
+                                        latent[index][n:]) if with_sentences else None
+            return document, chunks, replaces, dense[index][:n], latent[index][:n], sentences
+
         for index, (document, chunks, replaces) in enumerate(group):
-            if not chunks:
-                yield document, chunks, replaces, dense[index], []
+            if not missing[index]:
+                yield done(index)
         results = embed_with_ray(texts, settings, worker_recipe(embedder, with_latent),
                                  with_latent, ray.address, ray.workers,
                                  settings.embedding_batch_size) if texts else []
@@ -231,8 +245,8 @@ def _embed_with_ray(embedder: Embedder, pending, with_latent: bool, settings: Se
             dense[index][n] = vector
             latent[index][n] = vector_latent
             missing[index] -= 1
-            advance(1)
+            if n < len(group[index][1]):
+                advance(1)
             if missing[index] == 0:
-                document, chunks, replaces = group[index]
-                yield document, chunks, replaces, dense[index], latent[index]
+                yield done(index)
         group = []

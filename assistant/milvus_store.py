@@ -10,13 +10,17 @@ Collections (prefix `assistant_`):
                (sparse; the project's own Swedish analysis, IDF left out) and the latent terms
     documents  one row per document: catalog fields and the version of its chunks that is live
     terms      document frequency per term id, for the IDF applied at query time
+    sentences  one row per sentence of a document's version that the reader reads: its key
+               (`sentence_vectors.sentence_key`), dense vector and latent terms
     journal    documents being changed by a sync, so that the next sync can repair a killed one
     meta       the manifest, counters and the writer's lease
 
 Milvus has no transactions, so a document's change is ordered to be atomic for readers: its new
 chunks are written under a new version first, then its `documents` row names that version (the
-commit point); readers keep only chunks of the version their view names. Superseded chunks are
-deleted at the end of the sync, and a killed sync's leftovers by the next one.
+commit point); readers keep only chunks (and sentences) of the version their view names.
+Superseded ones are deleted at the end of the sync, and a killed sync's leftovers by the next one.
+An index made before the sentences collection keeps none (its manifest says so): the reader then
+embeds the sentences it reads.
 
 BM25 is the embedded store's (bm25s, Lucene variant): a chunk's weight for a term is
 tf / (tf + k1 (1 - b + b dl / avgdl)), the query's weight idf × count, so the inner product of the
@@ -61,13 +65,14 @@ from .index_engine import (
 )
 from .latent_terms import LatentVector
 from .records import Chunk, Document
-from .sentence_vectors import SentenceVector, SentenceVectors
+from .sentence_vectors import SentenceVector, SentenceVectors, as_stored, sentence_key
 from .text import indexed_terms
 
 PREFIX = "assistant_"
-CHUNKS, DOCUMENTS, TERMS, JOURNAL, META = (
-    PREFIX + n for n in ("chunks", "documents", "terms", "journal", "meta"))
-ALL = (CHUNKS, DOCUMENTS, TERMS, JOURNAL, META)
+CHUNKS, DOCUMENTS, TERMS, JOURNAL, META, SENTENCES = (
+    PREFIX + n for n in ("chunks", "documents", "terms", "journal", "meta", "sentences"))
+ALL = (CHUNKS, DOCUMENTS, TERMS, JOURNAL, META, SENTENCES)
+VERSIONED = (CHUNKS, SENTENCES)  # rows written under a document's version
 CONSISTENCY = "Strong"  # a search sees every write acknowledged before it started
 AVGDL_SAMPLE = 20_000  # chunks held back to fix BM25's average length on a first build
 LEASE_S = 600  # a writer that stops renewing its lease for this long is taken over
@@ -76,6 +81,8 @@ MAX_TEXT_BYTES = 65_535
 MAX_SOURCE_BYTES = 4_096
 _DUMMY = [0.0, 0.0]  # Milvus wants a vector field in every collection
 _CHUNK_FIELDS = ["chunk_id", "source", "version", "ord", "text", "start", "end", "page", "section"]
+_SENTENCE_FIELDS = ["key", "source", "version", "dense"]
+KEYS_PER_QUERY = 256  # sentence keys named in one filter expression
 _DOC_FIELDS = ["source", "sha256", "title", "kind", "organisation", "year", "doc_kind",
                "language", "chunks", "indexed_at", "version"]
 
@@ -212,8 +219,13 @@ class MilvusEngine:
                 f"--index-uri {self.uri}")
         return MilvusReader(self)
 
+    def collections(self) -> list[str]:
+        """The index's collections (one made before the sentences collection lacks it)."""
+        present = set(self.call("list_collections"))
+        return [name for name in ALL if name in present]
+
     def load(self) -> None:
-        for name in ALL:
+        for name in self.collections():
             self.call("load_collection", name)
 
     def writer(self, manifest: Manifest, rebuild: bool = False,
@@ -276,6 +288,15 @@ class MilvusEngine:
             chunk_fields.append(("latent", DataType.SPARSE_FLOAT_VECTOR, {}))
             chunk_vectors["latent"] = "SPARSE_INVERTED_INDEX"
         collection(CHUNKS, chunk_fields, chunk_vectors)
+        sentence_fields = [
+            ("id", *varchar(64 + 1 + 32, is_primary=True)),  # version:key
+            ("key", *varchar(32)), ("source", *varchar(MAX_SOURCE_BYTES)),
+            ("version", *varchar(64)), ("dense", DataType.FLOAT_VECTOR, {"dim": manifest.dim})]
+        sentence_vectors = {"dense": "FLAT"}
+        if manifest.latent_terms:
+            sentence_fields.append(("latent", DataType.SPARSE_FLOAT_VECTOR, {}))
+            sentence_vectors["latent"] = "SPARSE_INVERTED_INDEX"
+        collection(SENTENCES, sentence_fields, sentence_vectors)
         optional = {"nullable": True}
         collection(DOCUMENTS, [
             ("source", *varchar(MAX_SOURCE_BYTES, is_primary=True)),
@@ -292,9 +313,8 @@ class MilvusEngine:
                           ("value", *varchar(MAX_TEXT_BYTES)), dummy], {"v": "FLAT"})
 
     def drop(self) -> None:
-        for name in ALL:
-            if name in self.call("list_collections"):
-                self.call("drop_collection", name)
+        for name in self.collections():
+            self.call("drop_collection", name)
 
 
 def _reason(exc: Exception) -> str:
@@ -408,7 +428,26 @@ class MilvusReader:
         return {t: idf(df[term_id(t)], n) for t in query_terms}
 
     def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
-        return {}  # Milvus keeps no sentence vectors: the reader embeds them when asked
+        if not texts or not self.manifest.sentence_vectors:
+            return {}
+        by_key = {sentence_key(t).hex(): t for t in texts}
+        keys = list(by_key)
+        fields = _SENTENCE_FIELDS + (["latent"] if self.manifest.latent_terms else [])
+        found: dict[str, SentenceVector] = {}
+        for i in range(0, len(keys), KEYS_PER_QUERY):
+            rows = self.engine.call("query", SENTENCES, output_fields=fields,
+                                    filter=in_list("key", keys[i:i + KEYS_PER_QUERY]))
+            for row in rows:
+                if not self._is_live(row):
+                    continue
+                vector = np.asarray(row["dense"], dtype=np.float32)
+                if len(vector) != self.manifest.dim:
+                    raise IndexCorruptError(
+                        f"Milvus index at {self.engine.uri}: a sentence vector of {len(vector)} "
+                        f"values, not {self.manifest.dim}; rebuild with index --rebuild")
+                found[by_key[row["key"]]] = (
+                    vector, _latent_vector(row["latent"]) if "latent" in row else None)
+        return found
 
     def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
         if not chunk_ids or not self.manifest.latent_terms:
@@ -430,6 +469,12 @@ def _latent_vector(sparse: dict) -> LatentVector:
     items = sorted((int(f), float(w)) for f, w in sparse.items() if w > 0)
     return LatentVector(np.array([f for f, _ in items], dtype=np.uint16),
                         np.array([w for _, w in items], dtype=np.float16))
+
+
+def _latent_row(vector: LatentVector | None) -> dict:
+    if vector is None:
+        return {0: 0.0}  # Milvus stores no empty sparse vector
+    return {int(f): float(w) for f, w in zip(vector.features, vector.weights)} or {0: 0.0}
 
 
 def _hit_id(hit: dict) -> int:
@@ -465,7 +510,7 @@ class MilvusWriter:
     def __init__(self, engine: MilvusEngine, manifest: Manifest, rebuild: bool,
                  wait_s: float) -> None:
         self.engine = engine
-        self.manifest = replace(manifest, sentence_vectors="")  # kept by the embedded store only
+        self.manifest = manifest
         self._rebuild = rebuild
         self._wait_s = wait_s
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -513,6 +558,9 @@ class MilvusWriter:
             raise IndexCorruptError(f"Milvus index at {engine.uri} has no manifest; rebuild "
                                     "it with index --rebuild")
         check_manifest(Manifest(**stored), self.manifest, engine.uri, for_writing=True)
+        if SENTENCES not in engine.collections():
+            # made before the sentences collection: it goes on without, as its manifest says
+            self.manifest = replace(self.manifest, sentence_vectors="")
         self._take_lease()
         self.state = engine.meta("state") or self._new_state(chunks=0, next_chunk_id=0)
         rows = list(engine.scan(DOCUMENTS, _DOC_FIELDS))
@@ -561,7 +609,7 @@ class MilvusWriter:
             expr = f"source == {literal(source)}"
             if live is not None:
                 expr += f" and version != {literal(live)}"
-            self.engine.call("delete", CHUNKS, filter=expr)
+            self._delete_versioned(expr)
         if journal:
             self.engine.call("delete", JOURNAL, ids=[e["version"] for e in journal])
         if journal or self.state.get("dirty"):
@@ -582,6 +630,11 @@ class MilvusWriter:
         self._upsert_df({int(t): n for t, n in df.items()})
         self.state = {**self.state, "chunks": chunks, "dirty": False}
         self.engine.put_meta(state=self.state)
+
+    def _delete_versioned(self, expr: str) -> None:
+        for name in VERSIONED:
+            if name in self.engine.collections():
+                self.engine.call("delete", name, filter=expr)
 
     def _upsert_df(self, df: dict[int, int]) -> None:
         rows = [{"tid": t, "df": n, "v": _DUMMY} for t, n in df.items()]
@@ -640,7 +693,9 @@ class MilvusWriter:
             raise IndexError_(f"{document.source[:80]}…: the path is longer than Milvus stores "
                               f"({MAX_SOURCE_BYTES} bytes)")
         literal(document.source)  # refuses what a filter could not name
-        self._held.append((document, chunks, vectors, list(latent) if latent is not None else None))
+        rows = self._sentence_rows(sentences) if sentences is not None else []
+        self._held.append((document, chunks, vectors, list(latent) if latent is not None else None,
+                           rows))
         self._held_chunks += len(chunks)
         if self.state.get("avgdl") is not None or self._held_chunks >= AVGDL_SAMPLE:
             self._flush_held()
@@ -650,16 +705,32 @@ class MilvusWriter:
         if not self._held:
             return
         if self.state.get("avgdl") is None:
-            lengths = [len(indexed_terms(d.title, c.text)) for d, cs, _, _ in self._held
+            lengths = [len(indexed_terms(d.title, c.text)) for d, cs, *_ in self._held
                        for c in cs]
             self.state = {**self.state, "avgdl": max(float(np.mean(lengths)), 1.0)
                           if lengths else 1.0}
         held, self._held, self._held_chunks = self._held, [], 0
-        for document, chunks, vectors, latent in held:
-            self._write_document(document, chunks, vectors, latent)
+        for document, chunks, vectors, latent, sentences in held:
+            self._write_document(document, chunks, vectors, latent, sentences)
+
+    def _sentence_rows(self, sentences: SentenceVectors) -> list[dict]:
+        """A document's sentence rows, less the version they are written under."""
+        if not self.manifest.sentence_vectors:
+            return []
+        if sentences.dense.shape[1:] != (self.manifest.dim,):
+            raise ValueError(f"sentence vectors of shape {sentences.dense.shape}, not "
+                             f"(n, {self.manifest.dim})")
+        rows = {}
+        for text, vector, latent in zip(sentences.texts, sentences.dense, sentences.latent):
+            # rounded as the embedded store keeps them, so both engines read the same vectors
+            row = {"key": sentence_key(text).hex(), "dense": as_stored(vector).tolist()}
+            if self.manifest.latent_terms:
+                row["latent"] = _latent_row(latent)
+            rows[row["key"]] = row
+        return list(rows.values())
 
     def _write_document(self, document: Document, chunks: list[Chunk], vectors: np.ndarray,
-                        latent: list[LatentVector] | None) -> None:
+                        latent: list[LatentVector] | None, sentences: list[dict]) -> None:
         self._renew_lease()
         version = uuid.uuid4().hex
         first = int(self.state["next_chunk_id"])
@@ -681,13 +752,15 @@ class MilvusWriter:
                    "dense": np.asarray(vector, dtype=np.float32).tolist(),
                    "bm25": weights or {0: 0.0}}
             if self.manifest.latent_terms:
-                lv = latent[offset]
-                row["latent"] = {int(f): float(w) for f, w in zip(lv.features, lv.weights)} \
-                    or {0: 0.0}
+                row["latent"] = _latent_row(latent[offset])
             rows.append(row)
         for i in range(0, len(rows), BATCH):
             self.engine.call("insert", CHUNKS, rows[i:i + BATCH])
             fault_point("milvus-chunks-written")
+        sentence_rows = [{**row, "id": f"{version}:{row['key']}", "source": document.source,
+                          "version": version} for row in sentences]
+        for i in range(0, len(sentence_rows), BATCH):
+            self.engine.call("insert", SENTENCES, sentence_rows[i:i + BATCH])
         self._write_document_row(document, version, len(chunks))  # the commit point
         fault_point("milvus-document-written")
         self._versions[document.source] = version
@@ -715,7 +788,8 @@ class MilvusWriter:
             # the stored chunks, keeping their vectors, as a new version of the document
             self._flush_held()
             chunks, vectors, latent = self._stored_chunks(document.source)
-            self._write_document(document, chunks, vectors, latent)
+            self._write_document(document, chunks, vectors, latent,
+                                 self._stored_sentences(document.source))
             return
         self._write_document_row(document, self._versions[document.source], known.chunks)
         self._mark_dirty()
@@ -731,12 +805,19 @@ class MilvusWriter:
             else None
         return [_chunk(r) for r in rows], vectors, latent
 
+    def _stored_sentences(self, source: str) -> list[dict]:
+        if not self.manifest.sentence_vectors:
+            return []
+        fields = ["key", "dense"] + (["latent"] if self.manifest.latent_terms else [])
+        return list(self.engine.scan(SENTENCES, fields, f"source == {literal(source)} and "
+                                     f"version == {literal(self._versions[source])}"))
+
     def commit(self) -> MilvusReader:
         self._flush_held()
         engine = self.engine
         for source, version in self._superseded:
-            engine.call("delete", CHUNKS,
-                        filter=f"source == {literal(source)} and version == {literal(version)}")
+            self._delete_versioned(
+                f"source == {literal(source)} and version == {literal(version)}")
         fault_point("milvus-before-terms")
         touched = [t for t, n in self._df_delta.items() if n]
         current = {}
@@ -756,7 +837,7 @@ class MilvusWriter:
                                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         self.state = {**self.state, "dirty": False, "generation": uuid.uuid4().hex}
         engine.put_meta(manifest=asdict(manifest), state=self.state)
-        for name in ALL:
+        for name in engine.collections():
             engine.call("flush", name)  # searches in sealed segments are the fast ones
         self._df_delta.clear()
         self._superseded.clear()

@@ -15,9 +15,10 @@ import pytest
 
 from assistant.config import Settings
 from assistant.index_engine import FAULT_ENV, IndexError_, IndexUnreachableError, open_engine
-from assistant.milvus_store import CHUNKS, TERMS, MilvusEngine
+from assistant.milvus_store import CHUNKS, SENTENCES, TERMS, MilvusEngine
 from assistant.pipeline import Assistant
 from assistant.retrieval import SearchFilter
+from assistant.sentence_vectors import document_sentences, sentence_key, sentence_recipe
 from assistant.text import terms
 
 from .conftest import CORPUS, ROOT, free_port
@@ -81,6 +82,15 @@ def test_answers_on_milvus_equal_the_embedded_engines(corpus_assistant, milvus_s
         assert [(c.n, c.passage.source, c.quote) for c in milvus.citations] == \
             [(c.n, c.passage.source, c.quote) for c in embedded.citations]
     reader, snapshot = on_milvus.snapshot(), corpus_assistant.snapshot()
+    # the sentence vectors the reader and retrieval read are the embedded store's, as stored
+    assert reader.manifest.sentence_vectors == sentence_recipe(embedder)
+    texts = document_sentences(c.text for c in snapshot.chunks(list(range(40))).values())
+    kept, milvus_kept = snapshot.sentence_vectors(texts), reader.sentence_vectors(texts)
+    assert texts and set(milvus_kept) == set(kept) == set(texts)
+    for text in texts:
+        assert (milvus_kept[text][0] == kept[text][0]).all()
+        assert milvus_kept[text][1].dot(kept[text][1]) == \
+            pytest.approx(kept[text][1].dot(kept[text][1]))
     words = ["jobbpakk", "gladsax", "finnsinteiord"]
     assert reader.term_idf(words) == pytest.approx(snapshot.term_idf(words), rel=1e-6)
 
@@ -116,7 +126,8 @@ def _chunk_rows(uri):
 
 
 def _assert_consistent(uri):
-    """Every stored chunk belongs to its document's live version; the term counts add up."""
+    """Every stored chunk belongs to its document's live version, and so does every sentence,
+    each of that version's chunks having its sentences stored; the term counts add up."""
     engine = open_engine(uri)
     reader = engine.open()
     rows = _chunk_rows(uri)
@@ -131,6 +142,14 @@ def _assert_consistent(uri):
                 df[int(term)] = df.get(int(term), 0) + 1
     stored = {int(r["tid"]): int(r["df"]) for r in engine.scan(TERMS, ["tid", "df"])}
     assert stored == df
+    sentences = list(engine.scan(SENTENCES, ["key", "source", "version"]))
+    assert all(reader._live.get(r["source"]) == r["version"] for r in sentences)
+    for source in live:
+        texts = [r["text"] for r in engine.scan(CHUNKS, ["text", "version"],
+                                                f'source == "{source}"')
+                 if r["version"] == reader._live[source]]
+        assert sorted(r["key"] for r in sentences if r["source"] == source) == \
+            sorted(sentence_key(t).hex() for t in document_sentences(texts)), source
 
 
 def test_incremental_sync_adds_updates_and_deletes(milvus_server, small_corpus, embedder):
@@ -163,6 +182,26 @@ def test_incremental_sync_adds_updates_and_deletes(milvus_server, small_corpus, 
     assert {c.source for c in hits.values()} == {"stockholm-studieresa-toronto.txt"}
     assert len(hits) == reader.documents["stockholm-studieresa-toronto.txt"].chunks
     _assert_consistent(milvus_server)
+
+
+def test_an_index_made_before_sentence_vectors_answers_and_syncs_without_them(
+        milvus_server, small_corpus, embedder):
+    from dataclasses import asdict, replace
+
+    assistant = _milvus_assistant(small_corpus, milvus_server, embedder)
+    assistant.index()
+    engine = MilvusEngine(milvus_server)
+    engine.call("drop_collection", SENTENCES)
+    engine.put_meta(manifest=asdict(replace(assistant.snapshot().manifest, sentence_vectors="")))
+    old = _milvus_assistant(small_corpus, milvus_server, embedder)
+    assert old.snapshot().sentence_vectors(["Inom Jobbcenter arbetar man."]) == {}
+    assert "12 stycken jobbpakker" in old.ask("Vad gjorde Gladsaxe med jobbpakker?").text
+    (small_corpus / "kungsbacka.txt").write_text(NEW_DOC, encoding="utf-8")
+    assert old.index().added == ["kungsbacka.txt"]
+    assert SENTENCES not in engine.collections()
+    assert old.snapshot().manifest.sentence_vectors == ""
+    answer = old.ask("Vilka språk erbjuder Kungsbacka samhällsorientering på?")
+    assert answer.citations and answer.citations[0].passage.source == "kungsbacka.txt"
 
 
 def _index_in_subprocess(corpus, uri, fault=None):

@@ -13,6 +13,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.pipeline import Assistant
+from assistant.sentence_vectors import document_sentences
 
 from .conftest import ROOT, free_port
 
@@ -63,6 +64,13 @@ def test_ray_workers_build_the_same_index(ray_cluster, small_corpus, small_assis
     assert [theirs[i] for i in ids] == pytest.approx([mine[i] for i in ids], abs=1e-5)
     assert {i: v.features.tolist() for i, v in there.latent_terms(ids).items()} == \
         {i: v.features.tolist() for i, v in here.latent_terms(ids).items()}
+    # the workers embed the sentences the reader reads too, and the index keeps them
+    assert there.manifest.sentence_vectors == here.manifest.sentence_vectors
+    texts = document_sentences(c.text for c in here.chunks(ids).values())
+    mine, theirs = here.sentence_vectors(texts), there.sentence_vectors(texts)
+    assert texts and set(theirs) == set(mine) == set(texts)
+    for text in texts:
+        assert theirs[text][0] == pytest.approx(mine[text][0], abs=2e-3)
     question = "Vad gjorde Gladsaxe med jobbpakker?"
     assert on_ray.ask(question).text == small_assistant.ask(question).text
 
