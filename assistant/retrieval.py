@@ -14,6 +14,7 @@ from .embeddings import Embedder
 from .latent_terms import LatentVector
 from .query_encoding import QueryEncoder, QueryVectors
 from .records import Chunk, DenseMargin, Passage
+from .sentence_vectors import best_sentence_cosines, sentence_recipe
 from .index_engine import IndexReader
 from .text import detect_language, terms
 from .ocr_repair import question_for_search
@@ -232,6 +233,13 @@ class Retriever:
         dense_scores = dict(dense)
         dense_scores.update(snapshot.dense_scores(
             query_vector, [i for i in candidates if i not in dense_scores]))
+        chunks = snapshot.chunks(candidates)
+        if s.sentence_dense and snapshot.manifest.sentence_vectors == \
+                sentence_recipe(self.embedder):
+            best_sentence = best_sentence_cosines(
+                {i: chunks[i].text for i in candidates if i in chunks}, query_vector,
+                snapshot.sentence_vectors)
+            dense_scores = {i: max(v, best_sentence.get(i, v)) for i, v in dense_scores.items()}
         bm25_scores = dict(lexical)
         bm25_scores.update(snapshot.keyword_scores(
             query_terms, [i for i in candidates if i not in bm25_scores]))
@@ -250,12 +258,10 @@ class Retriever:
         # document the question is about can come up from below the first top_k
         wanted = max(top_k, s.document_prior_candidates if s.document_prior_weight > 0 else 0)
         if s.max_passage_overlap < 1.0:
-            head = ranked[:wanted * OVERLAP_LOOKAHEAD]
-            chunks = snapshot.chunks(head)
-            best = distinct_head(head, chunks, wanted, s.max_passage_overlap)
+            best = distinct_head(ranked[:wanted * OVERLAP_LOOKAHEAD], chunks, wanted,
+                                 s.max_passage_overlap)
         else:
             best = ranked[:wanted]
-            chunks = snapshot.chunks(best)
         if s.document_prior_weight > 0:
             rescored = document_prior({i: fused[i] for i in best},
                                       {i: chunks[i].source for i in best},

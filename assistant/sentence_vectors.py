@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -65,17 +66,36 @@ class SentenceVectors:
                              f"{len(self.latent)} latent-term vectors")
 
 
-def document_sentences(chunk_texts: Iterable[str]) -> list[str]:
-    """The distinct embedded texts of the sentences the reader will read in these chunks."""
+@lru_cache(maxsize=50_000)
+def chunk_sentences(text: str) -> tuple[str, ...]:
+    """The distinct embedded texts of the sentences the reader reads in a chunk's text, the keys
+    the index keeps their vectors under."""
     from .reader import read_sentences
 
+    return tuple(dict.fromkeys(e for e in map(embedded_text, read_sentences(text)[1]) if e))
+
+
+def document_sentences(chunk_texts: Iterable[str]) -> list[str]:
+    """The distinct embedded texts of the sentences the reader will read in these chunks."""
     found: dict[str, None] = {}
     for text in chunk_texts:
-        for sentence in read_sentences(text)[1]:
-            embedded = embedded_text(sentence)
-            if embedded:
-                found[embedded] = None
+        found.update(dict.fromkeys(chunk_sentences(text)))
     return list(found)
+
+
+def best_sentence_cosines(texts: Mapping[int, str], query: np.ndarray,
+                          stored: StoredSentences) -> dict[int, float]:
+    """For each text (a chunk's, by its id), the best cosine of `query` with the stored vectors
+    of its sentences; texts none of whose sentences are stored are left out."""
+    sentences = {i: chunk_sentences(text) for i, text in texts.items()}
+    vectors = stored(list(dict.fromkeys(s for found in sentences.values() for s in found)))
+    query = np.asarray(query, dtype=np.float32)
+    best: dict[int, float] = {}
+    for i, found in sentences.items():
+        held = [vectors[s][0] for s in found if s in vectors]
+        if held:
+            best[i] = float(np.max(np.vstack(held) @ query))
+    return best
 
 
 def embed_sentences(embedder: "Embedder", texts: Sequence[str], batch_size: int,

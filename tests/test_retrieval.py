@@ -99,8 +99,9 @@ def test_latent_terms_of_another_recipe_are_not_mixed_and_the_log_says_so(corpus
     embedder = _OtherRecipe(corpus_assistant.embedder)
     live = LiveIndex(corpus_assistant.store, expected_manifest(corpus_assistant.settings, embedder))
     other = Retriever(embedder, corpus_assistant.settings)
-    unranked = Retriever(corpus_assistant.embedder,
-                         corpus_assistant.settings.model_copy(update={"latent_rerank": False}))
+    # the sentence vectors' recipe names the latent terms too, so neither is used
+    unranked = Retriever(corpus_assistant.embedder, corpus_assistant.settings.model_copy(
+        update={"latent_rerank": False, "sentence_dense": False}))
     with caplog.at_level("WARNING", logger="assistant.store"):
         found = other.retrieve(live.snapshot(), question, 10)
         other.retrieve(live.snapshot(), question, 10)

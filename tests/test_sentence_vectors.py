@@ -11,8 +11,8 @@ import pytest
 from assistant.index_engine import IndexCorruptError
 from assistant.pipeline import Assistant
 from assistant.store import Snapshot
-from assistant.sentence_vectors import (as_stored, document_sentences, embedded_text,
-                                        sentence_recipe)
+from assistant.sentence_vectors import (as_stored, best_sentence_cosines, chunk_sentences,
+                                        document_sentences, embedded_text, sentence_recipe)
 
 QUESTION = "Vad gjorde Gladsaxe med jobbpakker?"
 
@@ -121,3 +121,42 @@ def test_unreadable_sentence_vectors_are_a_clear_error(indexed, tmp_path):
     with pytest.raises(IndexCorruptError, match="index.sqlite: unreadable sentence vectors"):
         damaged.sentence_vectors(texts)
     damaged.close()
+
+
+def test_a_texts_best_sentence_cosine_comes_from_its_stored_sentence_vectors():
+    stored = {"Ett.": (np.array([1.0, 0.0], dtype=np.float32), None),
+              "Två.": (np.array([0.6, 0.8], dtype=np.float32), None)}
+    asked = []
+
+    def lookup(texts):
+        asked.extend(texts)
+        return {t: stored[t] for t in texts if t in stored}
+
+    best = best_sentence_cosines({1: "Ett. Två.", 2: "Tre fyra fem."},
+                                 np.array([0.0, 1.0]), lookup)
+    assert best == pytest.approx({1: 0.8})  # nothing stored of text 2: it is left out
+    assert sorted(asked) == sorted(["Ett.", "Två.", "Tre fyra fem."])  # asked for at once
+
+
+def test_a_passage_is_as_close_as_its_closest_sentence(indexed):
+    """With `sentence_dense`, a passage's dense score is the better of its own cosine and that
+    of its best sentence; without it, its own."""
+    question = "Hur många jobbpakker arbetar Jobbcenter i Gladsaxe med?"
+    snapshot = indexed.snapshot()
+    query = indexed.retriever.encode_question(snapshot, question)
+    on = indexed.retriever.retrieve(snapshot, question, 5, query=query)
+    plain = indexed.settings.model_copy(update={"sentence_dense": False})
+    off = type(indexed.retriever)(indexed.embedder, plain).retrieve(snapshot, question, 5,
+                                                                    query=query)
+    own = snapshot.dense_scores(query.dense, [p.chunk_id for p in on.passages + off.passages])
+    for p in off.passages:
+        assert p.dense_score == pytest.approx(own[p.chunk_id])
+    lifted = 0
+    for p in on.passages:
+        sentences = chunk_sentences(p.text)
+        kept = snapshot.sentence_vectors(list(sentences))
+        assert set(kept) == set(sentences)  # the index keeps every sentence the reader reads
+        best = max(float(kept[s][0] @ query.dense) for s in sentences)
+        assert p.dense_score == pytest.approx(max(own[p.chunk_id], best))
+        lifted += best > own[p.chunk_id]
+    assert lifted  # a short sentence about the question lies closer than its whole passage
