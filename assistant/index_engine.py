@@ -151,9 +151,11 @@ class IndexReader(Protocol):
     def latent_terms(self, chunk_ids: Sequence[int]) -> dict[int, LatentVector]:
         """The stored latent-term vectors of `chunk_ids` (empty when the index keeps none)."""
 
-    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
+    def sentence_vectors(self, texts: Sequence[str],
+                         with_latent: bool = True) -> dict[str, SentenceVector]:
         """The reader's vectors of those of `texts` (sentences as embedded) that the index
-        keeps, made by `manifest.sentence_vectors`' recipe (empty when it keeps none)."""
+        keeps, made by `manifest.sentence_vectors`' recipe (empty when it keeps none); their
+        latent terms None unless `with_latent`."""
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, Chunk]:
         ...

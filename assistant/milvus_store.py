@@ -82,7 +82,7 @@ MAX_SOURCE_BYTES = 4_096
 _DUMMY = [0.0, 0.0]  # Milvus wants a vector field in every collection
 _CHUNK_FIELDS = ["chunk_id", "source", "version", "ord", "text", "start", "end", "page", "section"]
 _SENTENCE_FIELDS = ["key", "source", "version", "dense"]
-KEYS_PER_QUERY = 256  # sentence keys named in one filter expression
+KEYS_PER_QUERY = 1000  # sentence keys named in one filter expression
 _DOC_FIELDS = ["source", "sha256", "title", "kind", "organisation", "year", "doc_kind",
                "language", "chunks", "indexed_at", "version"]
 
@@ -267,7 +267,10 @@ class MilvusEngine:
                 schema.add_field(field_name, dtype, **options)
             index = self.client.prepare_index_params()
             for field_name, kind in vectors.items():
-                index.add_index(field_name, index_type=kind, metric_type="IP")
+                if kind == "INVERTED":  # a scalar index, for lookups by value
+                    index.add_index(field_name, index_type=kind)
+                else:
+                    index.add_index(field_name, index_type=kind, metric_type="IP")
             self.call("create_collection", name, schema=schema, index_params=index,
                       consistency_level=CONSISTENCY)
 
@@ -292,7 +295,7 @@ class MilvusEngine:
             ("id", *varchar(64 + 1 + 32, is_primary=True)),  # version:key
             ("key", *varchar(32)), ("source", *varchar(MAX_SOURCE_BYTES)),
             ("version", *varchar(64)), ("dense", DataType.FLOAT_VECTOR, {"dim": manifest.dim})]
-        sentence_vectors = {"dense": "FLAT"}
+        sentence_vectors = {"dense": "FLAT", "key": "INVERTED"}
         if manifest.latent_terms:
             sentence_fields.append(("latent", DataType.SPARSE_FLOAT_VECTOR, {}))
             sentence_vectors["latent"] = "SPARSE_INVERTED_INDEX"
@@ -427,12 +430,14 @@ class MilvusReader:
         df = self._df({term_id(t) for t in query_terms})
         return {t: idf(df[term_id(t)], n) for t in query_terms}
 
-    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
+    def sentence_vectors(self, texts: Sequence[str],
+                         with_latent: bool = True) -> dict[str, SentenceVector]:
         if not texts or not self.manifest.sentence_vectors:
             return {}
         by_key = {sentence_key(t).hex(): t for t in texts}
         keys = list(by_key)
-        fields = _SENTENCE_FIELDS + (["latent"] if self.manifest.latent_terms else [])
+        fields = _SENTENCE_FIELDS + (["latent"] if self.manifest.latent_terms and with_latent
+                                     else [])
         found: dict[str, SentenceVector] = {}
         for i in range(0, len(keys), KEYS_PER_QUERY):
             rows = self.engine.call("query", SENTENCES, output_fields=fields,

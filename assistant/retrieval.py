@@ -238,7 +238,7 @@ class Retriever:
                 sentence_recipe(self.embedder):
             best_sentence = best_sentence_cosines(
                 {i: chunks[i].text for i in candidates if i in chunks}, query_vector,
-                snapshot.sentence_vectors)
+                lambda texts: snapshot.sentence_vectors(texts, with_latent=False))
             dense_scores = {i: max(v, best_sentence.get(i, v)) for i, v in dense_scores.items()}
         bm25_scores = dict(lexical)
         bm25_scores.update(snapshot.keyword_scores(

@@ -283,15 +283,17 @@ class Snapshot:
         except (ValueError, TypeError) as exc:
             raise IndexCorruptError(f"{self.path}/index.sqlite: unreadable latent terms ({exc})") from exc
 
-    def sentence_vectors(self, texts: Sequence[str]) -> dict[str, SentenceVector]:
+    def sentence_vectors(self, texts: Sequence[str],
+                         with_latent: bool = True) -> dict[str, SentenceVector]:
         if not texts or not self.manifest.sentence_vectors:
             return {}
         by_key = {sentence_key(t): t for t in texts}
         marks = ",".join("?" * len(by_key))
+        latent_columns = "features, weights" if with_latent else "NULL, NULL"
         try:
             with self._db_lock:
                 rows = self._db.execute(
-                    f"SELECT key, dense, features, weights FROM sentence_vectors "
+                    f"SELECT key, dense, {latent_columns} FROM sentence_vectors "
                     f"WHERE key IN ({marks})", list(by_key)).fetchall()
             found = {}
             for key, dense, features, weights in rows:

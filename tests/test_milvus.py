@@ -87,8 +87,11 @@ def test_answers_on_milvus_equal_the_embedded_engines(corpus_assistant, milvus_s
     texts = document_sentences(c.text for c in snapshot.chunks(list(range(40))).values())
     kept, milvus_kept = snapshot.sentence_vectors(texts), reader.sentence_vectors(texts)
     assert texts and set(milvus_kept) == set(kept) == set(texts)
+    dense_only = reader.sentence_vectors(texts, with_latent=False)
+    assert all(dense_only[t][1] is None for t in texts)
     for text in texts:
         assert (milvus_kept[text][0] == kept[text][0]).all()
+        assert (dense_only[text][0] == kept[text][0]).all()
         assert milvus_kept[text][1].dot(kept[text][1]) == \
             pytest.approx(kept[text][1].dot(kept[text][1]))
     words = ["jobbpakk", "gladsax", "finnsinteiord"]

@@ -156,6 +156,9 @@ def test_a_passage_is_as_close_as_its_closest_sentence(indexed):
         sentences = chunk_sentences(p.text)
         kept = snapshot.sentence_vectors(list(sentences))
         assert set(kept) == set(sentences)  # the index keeps every sentence the reader reads
+        dense_only = snapshot.sentence_vectors(list(sentences), with_latent=False)
+        assert all(dense_only[s][1] is None and (dense_only[s][0] == kept[s][0]).all()
+                   and kept[s][1] is not None for s in sentences)
         best = max(float(kept[s][0] @ query.dense) for s in sentences)
         assert p.dense_score == pytest.approx(max(own[p.chunk_id], best))
         lifted += best > own[p.chunk_id]
