@@ -192,9 +192,10 @@ _TITLE_QUESTIONS = [re.compile(pattern) for pattern in (
     rf"^\s*(?i:vad\s+har|what\s+has)\s+{_NAMED}\s+(?i:för)\s+{_TITLE_NOUN}\b",
     rf"^\s*(?i:who\s+(?:is|was)|vem\s+(?:är|var))\s+{_NAMED}\s*(?:\?|$|,|\s(?i:in|i|at|på)\s)",
 )]
-# the words (and, in Swedish, the last parts of compounds) that name a person's title, as
-# `spelled` compares them (å/ä/ö folded: scans lose the dots, "Socialborgarradet")
-_TITLE_WORDS = frozenset(spelled(word) for word in
+# the words that name a person's title, as `spelled` compares them (å/ä/ö folded: scans lose
+# the dots, "Socialborgarradet"); a Swedish compound ending in one of the Swedish ones is one
+# too ("verksamhetschef"), an English word only as it stands ("ahead" holds no head)
+_SWEDISH_TITLES = frozenset(spelled(word) for word in (
     "chef chefen direktör direktören ordförande ordföranden handläggare handläggaren samordnare "
     "samordnaren sekreterare sekreteraren ansvarig ansvarige ledare ledaren strateg strategen "
     "utredare utredaren konsult konsulten konsulent konsulenten rådgivare rådgivaren borgarråd "
@@ -204,11 +205,12 @@ _TITLE_WORDS = frozenset(spelled(word) for word in
     "forskaren koordinator koordinatorn mentor mentorn coach coachen tjänsteman tjänstemannen "
     "ledamot ledamoten expert experten kommissionär kommissionären grundare grundaren assistent "
     "administratör inspektör jurist ekonom analytiker planerare pedagog kurator socionom "
-    "föreståndare föreståndaren intendent controller talesperson vd "
+    "föreståndare föreståndaren intendent controller talesperson").split())
+_ENGLISH_TITLES = frozenset((
     "director head manager officer coordinator adviser advisor consultant chair chairman "
     "chairwoman chairperson mayor secretary professor researcher teacher minister leader "
     "commissioner president ambassador councillor councilor administrator analyst strategist "
-    "specialist founder principal ceo coach mentor lecturer executive".split())
+    "specialist founder principal ceo vd coach mentor lecturer executive").split())
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
 TITLE_REACH = 60  # characters between a name and the title written beside it
 
@@ -237,8 +239,7 @@ def title_subject(question: str) -> str | None:
 def _is_title(word: str) -> bool:
     """A title, or a Swedish compound ending in one ("verksamhetschef", "socialborgarrådet")."""
     word = spelled(word.lower())
-    return word in _TITLE_WORDS or any(len(title) >= 4 and word.endswith(title)
-                                       for title in _TITLE_WORDS)
+    return word in _ENGLISH_TITLES or any(word.endswith(title) for title in _SWEDISH_TITLES)
 
 
 def _titles(question: str, sentence: str) -> list[tuple[int, int]]:

@@ -78,6 +78,9 @@ def test_a_title_is_the_one_written_beside_the_person_asked_about():
     assert _marked("What is Tomas Stavbom's job title?", listing) == []
     assert _marked("What is Tomas Stavbom's job title?",
                    "ESF-rådet, 2 november 2006 Tomas Stavbom") == []
+    # an English title only as it stands
+    assert _marked("Who is Eva Berg?", "Eva Berg looked ahead; Eva Berg, head of unit.") == \
+        ["head"]
 
 
 def test_the_asked_for_number_date_and_name_are_found():
