@@ -66,20 +66,26 @@ class SentenceVectors:
                              f"{len(self.latent)} latent-term vectors")
 
 
-@lru_cache(maxsize=50_000)
-def chunk_sentences(text: str) -> tuple[str, ...]:
-    """The distinct embedded texts of the sentences the reader reads in a chunk's text, the keys
-    the index keeps their vectors under."""
+def _sentences_of(text: str) -> tuple[str, ...]:
     from .reader import read_sentences
 
     return tuple(dict.fromkeys(e for e in map(embedded_text, read_sentences(text)[1]) if e))
+
+
+# retrieval asks for the sentences of its ~100 candidates on every question, and the same
+# passages come back often
+@lru_cache(maxsize=4096)
+def chunk_sentences(text: str) -> tuple[str, ...]:
+    """The distinct embedded texts of the sentences the reader reads in a chunk's text, the keys
+    the index keeps their vectors under."""
+    return _sentences_of(text)
 
 
 def document_sentences(chunk_texts: Iterable[str]) -> list[str]:
     """The distinct embedded texts of the sentences the reader will read in these chunks."""
     found: dict[str, None] = {}
     for text in chunk_texts:
-        found.update(dict.fromkeys(chunk_sentences(text)))
+        found.update(dict.fromkeys(_sentences_of(text)))
     return list(found)
 
 
