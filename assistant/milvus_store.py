@@ -698,7 +698,7 @@ class MilvusWriter:
             raise IndexError_(f"{document.source[:80]}…: the path is longer than Milvus stores "
                               f"({MAX_SOURCE_BYTES} bytes)")
         literal(document.source)  # refuses what a filter could not name
-        rows = self._sentence_rows(sentences) if sentences is not None else []
+        rows = self._sentence_rows(document, sentences) if sentences is not None else []
         self._held.append((document, chunks, vectors, list(latent) if latent is not None else None,
                            rows))
         self._held_chunks += len(chunks)
@@ -718,13 +718,13 @@ class MilvusWriter:
         for document, chunks, vectors, latent, sentences in held:
             self._write_document(document, chunks, vectors, latent, sentences)
 
-    def _sentence_rows(self, sentences: SentenceVectors) -> list[dict]:
+    def _sentence_rows(self, document: Document, sentences: SentenceVectors) -> list[dict]:
         """A document's sentence rows, less the version they are written under."""
         if not self.manifest.sentence_vectors:
             return []
         if sentences.dense.shape[1:] != (self.manifest.dim,):
-            raise ValueError(f"sentence vectors of shape {sentences.dense.shape}, not "
-                             f"(n, {self.manifest.dim})")
+            raise ValueError(f"{document.source}: sentence vectors of shape "
+                             f"{sentences.dense.shape}, not (n, {self.manifest.dim})")
         rows = {}
         for text, vector, latent in zip(sentences.texts, sentences.dense, sentences.latent):
             # rounded as the embedded store keeps them, so both engines read the same vectors
