@@ -205,12 +205,15 @@ _SWEDISH_TITLES = frozenset(spelled(word) for word in (
     "forskaren koordinator koordinatorn mentor mentorn coach coachen tjänsteman tjänstemannen "
     "ledamot ledamoten expert experten kommissionär kommissionären grundare grundaren assistent "
     "administratör inspektör jurist ekonom analytiker planerare pedagog kurator socionom "
-    "föreståndare föreståndaren intendent controller talesperson").split())
+    "föreståndare föreståndaren intendent controller talesperson kontaktperson "
+    "kontaktpersonen kontaktpersoner kontaktpersonerna talare talaren föreläsare föreläsaren "
+    "moderator moderatorn").split())
 _ENGLISH_TITLES = frozenset((
     "director head manager officer coordinator adviser advisor consultant chair chairman "
     "chairwoman chairperson mayor secretary professor researcher teacher minister leader "
     "commissioner president ambassador councillor councilor administrator analyst strategist "
-    "specialist founder principal ceo vd coach mentor lecturer executive").split())
+    "specialist founder principal ceo vd coach mentor lecturer executive contact speaker "
+    "speakers moderator").split())
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
 TITLE_REACH = 60  # characters between a name and the title written beside it
 
@@ -242,15 +245,29 @@ def _is_title(word: str) -> bool:
     return word in _ENGLISH_TITLES or any(word.endswith(title) for title in _SWEDISH_TITLES)
 
 
-def _titles(question: str, sentence: str) -> list[tuple[int, int]]:
-    """The title written nearest to the name of the person asked about, where the sentence
-    names that person (by the last word of the name, as its terms)."""
+def _named_at(question: str, sentence: str) -> list[tuple[int, int]]:
+    """Where `sentence` names the person a title question asks about (by the last word of the
+    name, as its terms)."""
     subject = title_subject(question)
     if subject is None:
         return []
     wanted = set(terms(subject.split()[-1]))
+    return [m.span() for m in _TOKEN.finditer(sentence)
+            if wanted and wanted <= set(terms(m.group(0)))]
+
+
+def titled_by_heading(question: str, sentence: str, headings: list[str]) -> bool:
+    """Whether `sentence` names the person a title question asks about under a heading that
+    names the title ("KONTAKTPERSONER" above "För studiebesöken: Kajsa Rosén, …")."""
+    return bool(_named_at(question, sentence)) and any(
+        _is_title(m.group(0)) for heading in headings for m in _TOKEN.finditer(heading or ""))
+
+
+def _titles(question: str, sentence: str) -> list[tuple[int, int]]:
+    """The title written nearest to the name of the person asked about, where the sentence
+    names that person."""
+    named = _named_at(question, sentence)
     tokens = list(_TOKEN.finditer(sentence))
-    named = [m.span() for m in tokens if wanted and wanted <= set(terms(m.group(0)))]
     titles = [m.span() for m in tokens if _is_title(m.group(0))]
     best = None
     for a, b in titles:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer_types import AnswerKind, answer_kind, answer_spans, asked_role
+from .answer_types import AnswerKind, answer_kind, answer_spans, asked_role, titled_by_heading
 from .citations import term_support
 from .ocr_repair import repair_words, shows_damage
 from .records import DenseMargin, Passage
@@ -214,13 +214,18 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
         words = [terms(s) for s in read]
         section_terms = set(terms(passage.section or ""))
         lexical = [weighted_coverage(question_terms, set(w), weights) for w in words]
+        heading = passage.section or ""  # the last heading above the sentence
         for i, sentence in enumerate(sentences):
             key = sentence.lower()
+            if len(words[i]) < 3:
+                heading = read[i]
             if key in seen or len(words[i]) < 3:
                 continue  # overlapping chunks repeat sentences; headings say too little
             seen.add(key)
             unique = set(words[i])
             typed = kind is not AnswerKind.OTHER and bool(answer_spans(question, read[i]))
+            if kind is AnswerKind.TITLE and not typed:  # "KONTAKTPERSONER" above the names
+                typed = titled_by_heading(question, read[i], [passage.section or "", heading])
             neighbours = [lexical[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)]
             nearby = section_terms.union(*words[max(i - 2, 0):i + 2])
             following = (sentences[i + 1] if i + 1 < len(sentences) and len(words[i + 1]) >= 3

@@ -4,7 +4,7 @@ quoted sentence, and how the terminal, the JSON and the UI's Markdown mark it.""
 import pytest
 
 from assistant.answer_types import (AnswerKind, Measure, answer_kind, answer_spans, asked_role,
-                                    first_names, mark, measure)
+                                    first_names, mark, measure, titled_by_heading)
 from assistant.records import Answer, Citation, Passage
 from assistant.render import answer_json, answer_markdown, answer_text, highlighted_passage
 
@@ -78,6 +78,11 @@ def test_a_title_is_the_one_written_beside_the_person_asked_about():
     assert _marked("What is Tomas Stavbom's job title?", listing) == []
     assert _marked("What is Tomas Stavbom's job title?",
                    "ESF-rådet, 2 november 2006 Tomas Stavbom") == []
+    # or the heading the name stands under
+    contact = "För studiebesöken: Kajsa Rosén, Ramböll Management, tfn 562 49 464"
+    assert titled_by_heading("Vilken roll har Kajsa Rosén?", contact, ["", "KONTAKTPERSONER"])
+    assert not titled_by_heading("Vilken roll har Kajsa Rosén?", contact, ["", "PROGRAM"])
+    assert not titled_by_heading("Vilken roll har Karin Francke?", contact, ["KONTAKTPERSONER"])
     # an English title only as it stands
     assert _marked("Who is Eva Berg?", "Eva Berg looked ahead; Eva Berg, head of unit.") == \
         ["head"]

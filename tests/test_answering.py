@@ -185,6 +185,9 @@ def test_a_question_about_a_persons_title_is_answered_by_the_title_beside_the_na
     assert marked == ["verksamhetschef"], answer.text
     # the report's title page names the speaker but no title of his
     assert corpus_assistant.ask("What is Tomas Stavbom's job title at the ESF Council?").abstained
+    # a contact listed under the heading "KONTAKTPERSONER"
+    answer = corpus_assistant.ask("What is Karin Francke's role?")
+    assert not answer.abstained and answer.text.startswith("För arrangemanget i sin helhet: Karin")
 
 
 def test_a_sentence_naming_the_role_beside_a_name_answers_who_holds_it(corpus_assistant):
