@@ -208,6 +208,7 @@ _SWEDISH_TITLES = frozenset(spelled(word) for word in (
     "föreståndare föreståndaren intendent controller talesperson kontaktperson "
     "kontaktpersonen kontaktpersoner kontaktpersonerna talare talaren föreläsare föreläsaren "
     "moderator moderatorn").split())
+_SWEDISH_TITLE_ENDS = tuple(_SWEDISH_TITLES)  # str.endswith takes a tuple
 _ENGLISH_TITLES = frozenset((
     "director head manager officer coordinator adviser advisor consultant chair chairman "
     "chairwoman chairperson mayor secretary professor researcher teacher minister leader "
@@ -242,7 +243,7 @@ def title_subject(question: str) -> str | None:
 def _is_title(word: str) -> bool:
     """A title, or a Swedish compound ending in one ("verksamhetschef", "socialborgarrådet")."""
     word = spelled(word.lower())
-    return word in _ENGLISH_TITLES or any(word.endswith(title) for title in _SWEDISH_TITLES)
+    return word in _ENGLISH_TITLES or word.endswith(_SWEDISH_TITLE_ENDS)
 
 
 def _named_at(question: str, sentence: str) -> list[tuple[int, int]]:

@@ -637,8 +637,9 @@ class MilvusWriter:
         self.engine.put_meta(state=self.state)
 
     def _delete_versioned(self, expr: str) -> None:
+        present = self.engine.collections()
         for name in VERSIONED:
-            if name in self.engine.collections():
+            if name in present:
                 self.engine.call("delete", name, filter=expr)
 
     def _upsert_df(self, df: dict[int, int]) -> None:

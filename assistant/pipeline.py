@@ -21,7 +21,7 @@ from .indexer import IndexReport, Progress, RayOptions, expected_manifest, sync_
 from .latent_terms import LatentVector
 from .records import Answer, DenseMargin, Passage
 from .retrieval import Retriever, SearchFilter, reader_rerank
-from .sentence_vectors import StoredSentences, sentence_recipe
+from .sentence_vectors import StoredSentences, kept_by
 from .index_engine import IndexReader, LiveIndex, engine_for
 from .text import detect_language
 
@@ -104,7 +104,7 @@ class Assistant:
         idf = snapshot.term_idf(search_terms)
         passages = found.passages
         stored = (snapshot.sentence_vectors
-                  if snapshot.manifest.sentence_vectors == sentence_recipe(self.embedder) else None)
+                  if kept_by(snapshot, self.embedder) else None)
         if reread > 1:
             support = self.answerer.passage_support(question, passages[:reread], idf,
                                                     query.dense, found.dense_margin, language,

@@ -14,7 +14,7 @@ from .embeddings import Embedder
 from .latent_terms import LatentVector
 from .query_encoding import QueryEncoder, QueryVectors
 from .records import Chunk, DenseMargin, Passage
-from .sentence_vectors import best_sentence_cosines, sentence_recipe
+from .sentence_vectors import best_sentence_cosines, kept_by
 from .index_engine import IndexReader
 from .text import detect_language, terms
 from .ocr_repair import question_for_search
@@ -234,8 +234,7 @@ class Retriever:
         dense_scores.update(snapshot.dense_scores(
             query_vector, [i for i in candidates if i not in dense_scores]))
         chunks = snapshot.chunks(candidates)
-        if s.sentence_dense and snapshot.manifest.sentence_vectors == \
-                sentence_recipe(self.embedder):
+        if s.sentence_dense and kept_by(snapshot, self.embedder):
             best_sentence = best_sentence_cosines(
                 {i: chunks[i].text for i in candidates if i in chunks}, query_vector,
                 lambda texts: snapshot.sentence_vectors(texts, with_latent=False))

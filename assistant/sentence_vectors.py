@@ -22,6 +22,7 @@ from .latent_terms import LatentVector
 
 if TYPE_CHECKING:
     from .embeddings import Embedder
+    from .index_engine import IndexReader
 
 EMBEDDED_WORDS = 48  # of a sentence, for its vectors
 VECTOR_DTYPE = np.dtype("<f2")
@@ -45,6 +46,12 @@ def sentence_key(text: str) -> bytes:
 def sentence_recipe(embedder: "Embedder") -> str:
     """Recorded in the manifest: vectors made by another model or latent head are not used."""
     return f"{embedder.id};{embedder.latent_id or 'no-latent'};{VECTOR_DTYPE.str}"
+
+
+def kept_by(snapshot: "IndexReader", embedder: "Embedder") -> bool:
+    """Whether `snapshot` keeps sentence vectors made as `embedder` makes them (another model's
+    or latent head's are not used)."""
+    return snapshot.manifest.sentence_vectors == sentence_recipe(embedder)
 
 
 def as_stored(dense: np.ndarray) -> np.ndarray:
