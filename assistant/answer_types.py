@@ -174,7 +174,8 @@ _MEASURE_SPANS = {
 }
 _UPPER = "A-ZÅÄÖÉÜ"
 _WORD = rf"[{_UPPER}][a-zåäöéüß]+(?:-[{_UPPER}]?[a-zåäöéüß]+)?"
-_PERSON = re.compile(rf"\b{_WORD}(?:\s+(?:af|von|van|de)?\s*{_WORD})+")
+_PARTICLES = ("af", "von", "van", "de")
+_PERSON = re.compile(rf"\b{_WORD}(?:\s+(?:{'|'.join(_PARTICLES)})?\s*{_WORD})+")
 _PROPER = re.compile(rf"\b(?:{_WORD}|[{_UPPER}]{{2,}}[a-zåäö]*)(?:\s+(?:{_WORD}|[{_UPPER}]{{2,}}))*")
 
 
@@ -224,7 +225,7 @@ def _is_person(name: str) -> bool:
     holds two words none of which is a Swedish word ("Region Stockholm" is no person)."""
     from .translation import swedish_words
 
-    words = name.split()
+    words = [w for w in name.split() if w not in _PARTICLES]
     if words[0].split("-")[0] in first_names():
         return True
     return len(words) >= 2 and not any(w.lower() in swedish_words() for w in words)
@@ -347,7 +348,7 @@ def _candidates(question: str, kind: AnswerKind, sentence: str) -> list[tuple[in
 def _persons(sentence: str) -> list[tuple[int, int]]:
     """Full names ("Ulla Johansson"), and first names standing alone ("Ulla börjar skriva")
     where not at a sentence's start, which a capital says nothing about."""
-    spans = [m.span() for m in _PERSON.finditer(sentence)]
+    spans = [m.span() for m in _PERSON.finditer(sentence) if _is_person(m.group(0))]
     for m in _SINGLE_WORD.finditer(sentence):
         if (m.group(0) in first_names() and not _SENTENCE_START.search(sentence[:m.start()])
                 and not any(a <= m.start() < b for a, b in spans)):

@@ -35,6 +35,10 @@ QUESTION_CACHE = 1_000
 # and names what the question names, or stands near where that is named (the inhabitants of
 # Pirkkala are not those of Ski, named elsewhere in the same passage)
 STRICT_KINDS = frozenset({AnswerKind.NUMBER, AnswerKind.DATE})
+# kinds asking for a name: a question asking for one is answered only from a sentence standing
+# near what the question names (a person who signs for Stockholm is not one named in a passage
+# about New York), though the name itself may be a group's ("Frontlinjebyråkraterna")
+NAMED_KINDS = frozenset({AnswerKind.PERSON, AnswerKind.PLACE, AnswerKind.ORGANISATION})
 
 
 def fitting_passages(candidates: list[SentenceCandidate]) -> list[SentenceCandidate]:
@@ -49,11 +53,15 @@ def confidence(question: str, candidates: list[SentenceCandidate]) -> float:
     is not answered from a passage about 2014) and names the role the question asks about ("Who
     is the mayor …"); where the question asks for a number or a date, among those holding one
     near every name the question mentions (`SentenceCandidate.names_nearby`); where it asks
-    for a person's title, among those writing a title beside that person's name."""
+    for a person, a place or an organisation, among those standing near those names or in a
+    document bearing them (`SentenceCandidate.names_in_reach`); where it asks for a person's
+    title, among those writing a title beside that person's name."""
     candidates = fitting_passages(candidates)
     kind = answer_kind(question)
     if kind in STRICT_KINDS:
         candidates = [c for c in candidates if c.features["typed_answer"] and c.names_nearby]
+    elif kind in NAMED_KINDS:
+        candidates = [c for c in candidates if c.names_in_reach]
     elif kind is AnswerKind.TITLE:
         candidates = [c for c in candidates if c.features["typed_answer"]]
     return max((c.probability for c in candidates), default=0.0)

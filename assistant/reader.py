@@ -49,6 +49,8 @@ FEATURES = (
     "missing_names",    # share of the names the question mentions that its passage lacks
     "missing_numbers",  # the question holds a number (a year) that its passage lacks
 )
+COMPOUND_PART = 4  # the shortest name or word that counts as a compound's first part
+_NATIONALITY_ENDS = ("sk", "ska")  # svensk, norska, kanadensisk
 _NAME = re.compile(r"(?<!^)(?<![.?!:]\s)\b([A-ZÅÄÖ][\w-]+|[A-ZÅÄÖ]{2,})")
 _DIGITS = re.compile(r"\d+")
 _WH_NOUN = re.compile(r"^\s*(vilken|vilket|vilka|which|what)\s+(\S+)", re.IGNORECASE)
@@ -67,10 +69,35 @@ def focus_term(question: str) -> str | None:
     return found[0] if found else None
 
 
-def question_names(question: str) -> list[set[str]]:
-    """The names a question mentions (capitalised words not at its start), each as its terms."""
-    found = [set(terms(m.group(1))) for m in _NAME.finditer(question.strip())]
-    return [t for t in found if t]
+def question_names(question: str, language: str = "sv") -> list[list[set[str]]]:
+    """The names a question mentions (capitalised words not at its start), each as the terms of
+    its ways of being written, any of which names it: a hyphenated one as its parts'
+    ("DIVE-projektet" is named where a text writes "projekt DIVE"); in an English question, also
+    as its Swedish translations ("Gothenburg": Göteborg), and an adjective of nationality, which
+    Swedish writes in lower case ("Norwegian": norsk), is no name."""
+    found = []
+    for m in _NAME.finditer(question.strip()):
+        word = m.group(1)
+        own = set(terms(word.replace("-", " ")))
+        if not own:
+            continue
+        ways = [own]
+        if language == "en":
+            swedish = default_lexicon().swedish_for(word)
+            if any(s.endswith(_NATIONALITY_ENDS) for s in swedish):
+                continue
+            ways += [t for s in swedish if (t := set(terms(s)))]
+        found.append(ways)
+    return found
+
+
+def names_in(name: list[set[str]], text_terms: set[str]) -> bool:
+    """Whether a text names `name` (`question_names`) in one of its ways: each of that way's
+    terms stands in the text, or opens a compound there, or a text's term opens it
+    ("Torontoresan" names Toronto, "Toronto" the Torontoresan)."""
+    return any(all(t in text_terms or len(t) >= COMPOUND_PART and any(
+        len(u) >= COMPOUND_PART and (u.startswith(t) or t.startswith(u)) for u in text_terms)
+        for t in way) for way in name)
 
 
 def role_forms(question: str) -> set[str]:
@@ -120,6 +147,9 @@ class SentenceCandidate:
     # the sentence, the two before it, the one after it and the section's heading hold every
     # name the question mentions
     names_nearby: bool = True
+    # or, each of them, there or in what names the passage's document (title, organisation,
+    # file name: "according to the ESF presentation")
+    names_in_reach: bool = True
     # the passage, its section heading or its title names the role or venue the question asks
     # about (`asked_role`), if it asks about one
     role_named: bool = True
@@ -191,7 +221,7 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
     if focus in idf:  # the asked-about noun matters more than the rest of the question
         idf = {**idf, focus: 2 * idf[focus]}
     kind = answer_kind(question)
-    names = question_names(question)
+    names = question_names(question, language)
     numbers = set(_DIGITS.findall(question))
     roles = role_forms(question)
     role_modifiers = asked | (translation_terms(question, default_lexicon())
@@ -200,12 +230,15 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
     out: list[SentenceCandidate] = []
     for n, passage in enumerate(passages, start=1):
         title_terms = set(terms(passage.title))
+        # what names the document itself: "according to the ESF presentation"
+        identity = title_terms | set(terms(f"{passage.organisation or ''} "
+                                           f"{Path(passage.source).stem.replace('-', ' ')}"))
         weights = {t: w * (TITLE_TERM_WEIGHT if t in title_terms else 1.0) for t, w in idf.items()}
         # features are read from the text as repaired where OCR damaged it; quotes stay verbatim
         damaged = shows_damage(passage.text)
         passage_terms = set(terms(repair_words(passage.text) if damaged else passage.text))
         passage_lexical = weighted_coverage(question_terms, passage_terms, weights)
-        missing_names = (sum(1 for name in names if not name <= passage_terms) / len(names)
+        missing_names = (sum(1 for name in names if not names_in(name, passage_terms)) / len(names)
                          if names else 0.0)
         missing_numbers = float(bool(numbers - set(_DIGITS.findall(passage.text))))
         role_named = not roles or names_role(
@@ -231,7 +264,9 @@ def sentence_candidates(question: str, passages: list[Passage], idf: dict[str, f
             following = (sentences[i + 1] if i + 1 < len(sentences) and len(words[i + 1]) >= 3
                          else "")
             out.append(SentenceCandidate(n=n, text=sentence, read_as=read[i], following=following,
-                                         names_nearby=all(name <= nearby for name in names),
+                                         names_nearby=all(names_in(name, nearby) for name in names),
+                                         names_in_reach=all(names_in(name, nearby | identity)
+                                                            for name in names),
                                          role_named=role_named,
                                          names_the_role=bool(roles) and typed
                                          and names_role(roles, unique),

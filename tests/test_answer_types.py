@@ -66,6 +66,12 @@ def _marked(question, sentence):
     return [sentence[a:b] for a, b in answer_spans(question, sentence)]
 
 
+def test_a_person_is_a_run_of_names_that_could_be_ones_name():
+    sentence = ("Målgruppen i Coros Immigrant Civic Leadership Program leds av Bill de Blasio "
+                "och Anette Lindén.")
+    assert _marked("Vem leder målgruppen?", sentence) == ["Bill de Blasio", "Anette Lindén"]
+
+
 def test_a_title_is_the_one_written_beside_the_person_asked_about():
     listing = ("Deltagare Ebbe Holm, arbetsmarknadschef i Gladsaxe kommune Anna-Leena Salokorpi, "
                "verksamhetschef ungdomsenheten i Pirkkala Oskari Auvinen, socialdirektör i Pirkkala")

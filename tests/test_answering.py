@@ -158,6 +158,10 @@ def test_a_question_asking_for_a_number_or_date_is_as_sure_as_its_best_sentence_
     # names are found less reliably: any sentence may answer who, where or what
     assert confidence("Vad är Open Lab?", [restating, dated]) == 0.9
     assert confidence("Vem leder Open Lab?", [restating, dated]) == 0.9
+    # though not from a sentence far from what the question names, nor from its document
+    elsewhere.names_in_reach = False
+    assert confidence("Vem leder Open Lab?", [elsewhere, dated]) == 0.4
+    assert confidence("Vad hände i Open Lab?", [elsewhere, dated]) == 0.8
     # a question naming a year is not answered from a passage without it, whatever it asks
     other_year = sentence("Open Lab leddes 2014 av staden.", 0.9, typed=True, numbers_missing=1.0)
     assert confidence("Vem ledde Open Lab 2018?", [other_year]) == 0.0

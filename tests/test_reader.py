@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from assistant.reader import (FEATURES, MODEL_PATH, ReaderModel, ReaderModelError,
-                              sentence_candidates)
+                              question_names, sentence_candidates)
 from assistant.records import DenseMargin, Passage
 
 
@@ -164,6 +164,45 @@ def test_a_sentence_knows_whether_the_names_asked_about_stand_near_it():
     nearby = {c.text: c.names_nearby for c in found}
     assert nearby["Det är en stor förändring på gång."]  # Ski is named just before it
     assert not nearby["Kommunen växer snabbt."]  # three sentences after Ski, about Pirkkala
+
+
+def test_a_name_is_found_as_the_part_of_a_compound_or_of_a_hyphenated_word():
+    programme = ("Resan planeras av stadsledningskontoret. Torontoresan pågår i en vecka. "
+                 "Eurocities startade ett projekt (DIVE). Projektet finansieras av en fond.")
+    for question, sentence in [("Vem planerar resan till Toronto?",
+                                "Resan planeras av stadsledningskontoret."),
+                               ("Vilken fond finansierar DIVE-projektet?",
+                                "Projektet finansieras av en fond.")]:
+        found = sentence_candidates(question, [passage(programme)], {}, "sv", DenseMargin())
+        assert {c.text: c.names_nearby for c in found}[sentence], question
+    assert question_names("Vilken fond finansierar DIVE-projektet?") == [[{"div", "projektet"}]]
+    # too short a name is no compound's part: "Ski" does not open "skiftet"
+    found = sentence_candidates("Vem leder Ski?", [passage("Under skiftet leder Eva Berg det.")],
+                                {}, "sv", DenseMargin())
+    assert not any(c.names_nearby for c in found)
+
+
+def test_an_english_questions_names_are_also_found_in_swedish():
+    assert question_names("Who works in Gothenburg?", "en") == [[{"gothenburg"}, {"goteborg"}]]
+    # Swedish writes an adjective of nationality in lower case: "Norwegian" names nothing
+    assert question_names("Which Norwegian reform is it?", "en") == []
+    found = sentence_candidates("Who leads the project in Gothenburg?",
+                                [passage("Projektet i Göteborg leds av Eva Berg.")], {}, "en",
+                                DenseMargin())
+    assert found and all(c.names_nearby for c in found)
+
+
+def test_a_name_is_in_reach_where_the_passages_document_bears_it():
+    slides = Passage(chunk_id=0, source="esf-vaxtkraft-2006.txt", title="Lärdomar från Växtkraft",
+                     text="Frontlinjebyråkraterna är integrationspolitikens grindvakter.",
+                     page=None, section=None, score=1.0, organisation="Länsstyrelsen")
+    for question in ("Who are the gate-keepers according to the ESF presentation?",
+                     "Vem är grindvakter enligt Länsstyrelsen?",
+                     "Vem är grindvakter enligt Växtkraft?"):
+        found = sentence_candidates(question, [slides], {}, "sv", DenseMargin())
+        assert [(c.names_nearby, c.names_in_reach) for c in found] == [(False, True)], question
+    found = sentence_candidates("Vem är grindvakter i Malmö?", [slides], {}, "sv", DenseMargin())
+    assert not found[0].names_in_reach
 
 
 def test_a_sentence_knows_whether_its_passage_names_the_role_asked_about():
